@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every Debian package the build and the tests need, and the Python test virtualenv.
+# Idempotent: a second run installs nothing new.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+DEB_PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libboost-dev libyaml-cpp-dev prometheus-cpp-dev libspdlog-dev libfmt-dev
+  libzstd-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libconcurrentqueue-dev libcli11-dev nlohmann-json3-dev
+  python3-venv curl zstd
+)
+
+missing=()
+for p in "${DEB_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Python test dependencies, pinned, in a virtualenv kept out of the source tree's tracked files.
+VENV="${OTELITE_VENV:-$here/.venv}"
+REQ="$here/tests/integration/requirements.txt"
+stamp="$VENV/.requirements.sha256"
+want=$(sha256sum "$REQ" | cut -d' ' -f1)
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  /usr/bin/python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q -r "$REQ"
+  echo "$want" > "$stamp"
+fi

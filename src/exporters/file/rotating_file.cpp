@@ -1,0 +1,160 @@
+#include "exporters/file/rotating_file.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+
+namespace otelite::exporters::file {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr char kTimeFormat[] = "%Y-%m-%dT%H-%M-%S";  // then .mmm
+constexpr size_t kTimestampLength = 23;                // 2006-01-02T15-04-05.000
+
+void SplitName(const std::string& path, std::string* stem, std::string* ext) {
+  fs::path p(path);
+  *ext = p.extension().string();
+  *stem = (p.parent_path() / p.stem()).string();
+  if (p.parent_path().empty()) *stem = p.stem().string();
+}
+
+std::optional<std::time_t> ParseBackupTime(std::string_view ts, bool localtime) {
+  if (ts.size() != kTimestampLength) return std::nullopt;
+  std::tm tm{};
+  std::string head(ts.substr(0, 19));
+  if (strptime(head.c_str(), kTimeFormat, &tm) == nullptr) return std::nullopt;
+  return localtime ? std::mktime(&tm) : timegm(&tm);
+}
+
+}  // namespace
+
+RotatingFile::RotatingFile(Options options) : options_(std::move(options)), buffer_(1 << 16) {}
+
+RotatingFile::~RotatingFile() { Close(); }
+
+std::string RotatingFile::Open() {
+  std::error_code ec;
+  fs::path parent = fs::path(options_.path).parent_path();
+  if (!parent.empty()) fs::create_directories(parent, ec);
+  bool append = options_.append || options_.max_bytes > 0;
+  file_ = std::fopen(options_.path.c_str(), append ? "ab" : "wb");
+  if (file_ == nullptr) return "cannot open " + options_.path + ": " + std::strerror(errno);
+  std::setvbuf(file_, buffer_.data(), _IOFBF, buffer_.size());
+  size_ = append ? static_cast<uint64_t>(fs::file_size(options_.path, ec)) : 0;
+  if (ec) size_ = 0;
+  return {};
+}
+
+std::string RotatingFile::Write(std::string_view record) {
+  if (file_ == nullptr) return "file is closed";
+  if (options_.max_bytes > 0 && size_ > 0 && size_ + record.size() > options_.max_bytes) {
+    if (std::string err = Rotate(); !err.empty()) return err;
+  }
+  if (std::fwrite(record.data(), 1, record.size(), file_) != record.size()) {
+    return "write to " + options_.path + " failed: " + std::strerror(errno);
+  }
+  size_ += record.size();
+  return {};
+}
+
+void RotatingFile::Flush() {
+  if (file_ != nullptr) std::fflush(file_);
+}
+
+void RotatingFile::Close() {
+  if (file_ == nullptr) return;
+  std::fflush(file_);
+  std::fclose(file_);
+  file_ = nullptr;
+}
+
+std::string RotatingFile::BackupName(const std::string& path,
+                                     std::chrono::system_clock::time_point when, bool localtime) {
+  std::string stem, ext;
+  SplitName(path, &stem, &ext);
+  std::time_t t = std::chrono::system_clock::to_time_t(when);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count() %
+            1000;
+  std::tm tm{};
+  if (localtime) localtime_r(&t, &tm);
+  else gmtime_r(&t, &tm);
+  char ts[64];
+  std::strftime(ts, sizeof ts, kTimeFormat, &tm);
+  char full[80];
+  std::snprintf(full, sizeof full, "%s.%03d", ts, static_cast<int>(ms));
+  return stem + "-" + full + ext;
+}
+
+std::vector<std::string> RotatingFile::ListBackups(const std::string& path) {
+  std::string stem, ext;
+  SplitName(path, &stem, &ext);
+  fs::path dir = fs::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  std::string prefix = fs::path(stem).filename().string() + "-";
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.size() != prefix.size() + kTimestampLength + ext.size()) continue;
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    if (name.compare(name.size() - ext.size(), ext.size(), ext) != 0) continue;
+    if (!ParseBackupTime(std::string_view(name).substr(prefix.size(), kTimestampLength), false)) {
+      continue;
+    }
+    out.push_back(entry.path().string());
+  }
+  std::sort(out.begin(), out.end());  // the timestamp format sorts by time
+  return out;
+}
+
+std::string RotatingFile::Rotate() {
+  Close();
+  auto now = std::chrono::system_clock::now();
+  std::string backup = BackupName(options_.path, now, options_.localtime);
+  // Two rotations within one millisecond would collide; move on by a millisecond.
+  while (fs::exists(backup)) {
+    now += std::chrono::milliseconds(1);
+    backup = BackupName(options_.path, now, options_.localtime);
+  }
+  std::error_code ec;
+  fs::rename(options_.path, backup, ec);
+  if (ec) return "cannot rotate " + options_.path + ": " + ec.message();
+  file_ = std::fopen(options_.path.c_str(), "wb");
+  if (file_ == nullptr) return "cannot open " + options_.path + ": " + std::strerror(errno);
+  std::setvbuf(file_, buffer_.data(), _IOFBF, buffer_.size());
+  size_ = 0;
+  RemoveOldBackups();
+  return {};
+}
+
+void RotatingFile::RemoveOldBackups() {
+  std::vector<std::string> backups = ListBackups(options_.path);
+  std::error_code ec;
+  if (options_.max_days > 0) {
+    std::time_t cutoff = std::time(nullptr) - std::time_t(options_.max_days) * 86400;
+    std::string stem, ext;
+    SplitName(options_.path, &stem, &ext);
+    size_t prefix = fs::path(stem).filename().string().size() + 1;
+    std::erase_if(backups, [&](const std::string& b) {
+      std::string name = fs::path(b).filename().string();
+      auto t = ParseBackupTime(std::string_view(name).substr(prefix, kTimestampLength),
+                               options_.localtime);
+      if (t && *t < cutoff) {
+        fs::remove(b, ec);
+        return true;
+      }
+      return false;
+    });
+  }
+  if (options_.max_backups > 0 && backups.size() > size_t(options_.max_backups)) {
+    for (size_t i = 0; i < backups.size() - size_t(options_.max_backups); ++i) {
+      fs::remove(backups[i], ec);
+    }
+  }
+}
+
+}  // namespace otelite::exporters::file

@@ -1,0 +1,110 @@
+#include "pdata/otlp_json.h"
+
+#include <google/protobuf/message.h>
+#include <google/protobuf/stubs/strutil.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <nlohmann/json.hpp>
+
+namespace otelite {
+
+namespace {
+
+// The only `bytes` fields of OTLP that the specification encodes as hex; other bytes fields
+// (AnyValue.bytes_value) keep protobuf's base64. In OTLP/JSON, object keys are always field
+// names (attribute names are values of a "key" field), so matching on the key is exact.
+bool IsIdKey(std::string_view key) {
+  return key == "traceId" || key == "spanId" || key == "parentSpanId" || key == "trace_id" ||
+         key == "span_id" || key == "parent_span_id";
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// hex -> raw bytes; false when `hex` is not an even-length hex string.
+bool HexDecode(std::string_view hex, std::string* out) {
+  if (hex.size() % 2 != 0) return false;
+  out->clear();
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int hi = HexValue(hex[i]), lo = HexValue(hex[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out->push_back(char(hi << 4 | lo));
+  }
+  return true;
+}
+
+std::string HexEncode(std::string_view raw) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(raw.size() * 2);
+  for (unsigned char c : raw) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 15];
+  }
+  return out;
+}
+
+// Rewrites id fields in place: hex -> base64 (decode direction) or base64 -> hex (encode).
+// Returns an error text for an id that is not valid hex.
+template <class Json>
+std::string RewriteIds(Json& j, bool hex_to_base64) {
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (IsIdKey(it.key()) && it.value().is_string()) {
+        const std::string& text = it.value().template get_ref<const std::string&>();
+        if (hex_to_base64) {
+          std::string raw;
+          if (!HexDecode(text, &raw)) {
+            return "field " + it.key() + ": \"" + text + "\" is not a hex-encoded id";
+          }
+          std::string b64;
+          google::protobuf::Base64Escape(raw, &b64);
+          it.value() = std::move(b64);
+        } else {
+          std::string raw;
+          google::protobuf::Base64Unescape(text, &raw);
+          it.value() = HexEncode(raw);
+        }
+      } else if (std::string err = RewriteIds(it.value(), hex_to_base64); !err.empty()) {
+        return err;
+      }
+    }
+  } else if (j.is_array()) {
+    for (auto& item : j) {
+      if (std::string err = RewriteIds(item, hex_to_base64); !err.empty()) return err;
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string DecodeOtlpJson(std::string_view json, google::protobuf::Message* out) {
+  nlohmann::json tree = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (tree.is_discarded()) return "the body is not valid JSON";
+  if (!tree.is_object()) return "the body must be a JSON object";
+  if (std::string err = RewriteIds(tree, true); !err.empty()) return err;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  auto status = google::protobuf::util::JsonStringToMessage(tree.dump(), out, options);
+  if (!status.ok()) return std::string(status.message());
+  return {};
+}
+
+std::string EncodeOtlpJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_enums_as_ints = true;
+  options.preserve_proto_field_names = false;
+  std::string text;
+  (void)google::protobuf::util::MessageToJsonString(message, &text, options);
+  nlohmann::ordered_json tree = nlohmann::ordered_json::parse(text, nullptr, false);
+  if (tree.is_discarded()) return text;
+  RewriteIds(tree, false);
+  return tree.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace otelite

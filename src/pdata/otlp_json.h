@@ -1,0 +1,23 @@
+#pragma once
+#include <string>
+#include <string_view>
+
+#include "core/signal.h"
+
+namespace google::protobuf {
+class Message;
+}
+
+namespace otelite {
+
+// OTLP/JSON as the OTLP specification defines it, on top of protobuf's JSON mapping:
+//  - trace_id, span_id and parent_span_id are hex strings (protobuf's mapping would use base64);
+//  - enums are written as integers (names are accepted on input);
+//  - keys are lowerCamelCase on output; the original snake_case names are accepted on input;
+//  - 64-bit integers are written as decimal strings and accepted as strings or numbers;
+//  - unknown fields are ignored on input, as the specification asks of receivers.
+// Returns an empty string on success, else what is wrong with the input.
+std::string DecodeOtlpJson(std::string_view json, google::protobuf::Message* out);
+std::string EncodeOtlpJson(const google::protobuf::Message& message);
+
+}  // namespace otelite

@@ -1,0 +1,61 @@
+#pragma once
+#include <array>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/component_id.h"
+#include "core/signal.h"
+
+namespace prometheus {
+class Counter;
+class Gauge;
+class Registry;
+class Exposer;
+}  // namespace prometheus
+
+namespace otelite {
+
+// otelite's own metrics, with otelcol's names and labels so that existing dashboards and alerts
+// keep working. Counters are exposed with the `_total` suffix, as otelcol (v0.120 and later)
+// exposes them on its Prometheus endpoint.
+class SelfTelemetry {
+ public:
+  SelfTelemetry();
+  ~SelfTelemetry();
+
+  // Serves /metrics on host:port. Empty string on success, else the reason.
+  std::string Serve(const std::string& address);
+  void Stop();
+
+  // Counters for one receiver and transport ("grpc", "http").
+  struct ReceiverCounters {
+    std::array<prometheus::Counter*, kSignalCount> accepted{};
+    std::array<prometheus::Counter*, kSignalCount> refused{};
+  };
+  ReceiverCounters ForReceiver(const ComponentId& id, std::string_view transport);
+
+  // Counters and gauges for one exporter.
+  struct ExporterCounters {
+    std::array<prometheus::Counter*, kSignalCount> sent{};
+    std::array<prometheus::Counter*, kSignalCount> send_failed{};
+    std::array<prometheus::Counter*, kSignalCount> enqueue_failed{};
+    prometheus::Gauge* queue_size = nullptr;
+    prometheus::Gauge* queue_capacity = nullptr;
+  };
+  ExporterCounters ForExporter(const ComponentId& id);
+
+  prometheus::Registry& registry() { return *registry_; }
+
+ private:
+  struct Families;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<Families> families_;
+  std::shared_ptr<void> process_collector_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+};
+
+// Adds `n` to a counter (a null counter is ignored, so components work without telemetry).
+void Add(prometheus::Counter* counter, double n);
+
+}  // namespace otelite
