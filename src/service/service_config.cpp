@@ -26,16 +26,59 @@ namespace {
 constexpr std::string_view kTopLevelKeys[] = {"receivers", "processors", "exporters",
                                               "extensions", "connectors", "service"};
 
+// otelcol's `readers` list; otelite serves one Prometheus pull endpoint.
+struct MetricReaders {
+  std::string address;  // empty when no reader was given
+};
+
+std::string ShowValue(const MetricReaders& r) { return r.address.empty() ? "[]" : r.address; }
+
+bool DecodeValue(const ConfNode& n, MetricReaders& out, const Ctx& ctx) {
+  if (n.IsNull()) return true;
+  if (!n.IsSequence() || n.items().size() != 1) {
+    ctx.Error(n, "expected a list with one pull reader (otelite serves one Prometheus endpoint)");
+    return false;
+  }
+  const ConfNode& reader = n.items()[0];
+  const ConfNode* prom = reader.Find("pull");
+  prom = prom ? prom->Find("exporter") : nullptr;
+  prom = prom ? prom->Find("prometheus") : nullptr;
+  if (prom == nullptr || !prom->IsMap()) {
+    ctx.Error(reader, "only a pull reader with a prometheus exporter is supported "
+                      "(readers[0].pull.exporter.prometheus)");
+    return false;
+  }
+  std::string host = "localhost", port;
+  for (const auto& [key, value] : prom->entries()) {
+    if (key == "host") host = value.scalar();
+    else if (key == "port") port = value.scalar();
+    else if (key != "without_scope_info" && key != "without_type_suffix" &&
+             key != "without_units" && key != "with_resource_constant_labels") {
+      ctx.errors.Add(value.key_mark(), ctx.path + "[0].pull.exporter.prometheus." + key,
+                     "unknown key \"" + key + "\" (valid keys: host, port)");
+      return false;
+    }
+  }
+  if (port.empty()) {
+    ctx.Error(*prom, "readers[0].pull.exporter.prometheus.port is required");
+    return false;
+  }
+  out.address = host + ":" + port;
+  return true;
+}
+
 // service.telemetry, as a declarative schema over otelcol's layout.
 struct MetricsTelemetry {
   std::string address = "localhost:8888";
   std::string level = "normal";
-  std::vector<std::string> unused_readers;
+  MetricReaders readers;
   static const config::Schema<MetricsTelemetry>& Schema() {
     static const auto s = config::Schema<MetricsTelemetry>()
         .Field("address", &MetricsTelemetry::address, "host:port of the self-metrics endpoint")
         .Field("level", &MetricsTelemetry::level, "none, basic, normal or detailed",
-               config::OneOf({"none", "basic", "normal", "detailed"}));
+               config::OneOf({"none", "basic", "normal", "detailed"}))
+        .Field("readers", &MetricsTelemetry::readers,
+               "otelcol's reader list: one pull reader with a prometheus exporter");
     return s;
   }
 };
@@ -363,7 +406,9 @@ ServiceConfig ParseServiceConfig(const ConfNode& root, const Registry& registry,
   Telemetry telemetry;
   if (const ConfNode* t = service->Find("telemetry")) {
     Telemetry::Schema().Decode(*t, telemetry, Ctx{errors, "service.telemetry"});
-    if (const ConfNode* a = t->Find("metrics"); a && a->Find("address")) {
+    if (const ConfNode* a = t->Find("metrics"); a && a->Find("readers")) {
+      cfg.telemetry.metrics_address_mark = a->Find("readers")->mark();
+    } else if (a && a->Find("address")) {
       cfg.telemetry.metrics_address_mark = a->Find("address")->mark();
     } else {
       cfg.telemetry.metrics_address_mark = t->mark();
@@ -371,7 +416,9 @@ ServiceConfig ParseServiceConfig(const ConfNode& root, const Registry& registry,
   } else {
     cfg.telemetry.metrics_address_mark = service->mark();
   }
-  cfg.telemetry.metrics_address = telemetry.metrics.address;
+  cfg.telemetry.metrics_address = telemetry.metrics.readers.address.empty()
+                                      ? telemetry.metrics.address
+                                      : telemetry.metrics.readers.address;
   cfg.telemetry.metrics_level = telemetry.metrics.level;
   cfg.telemetry.log_level = telemetry.logs.level;
   cfg.telemetry.log_encoding = telemetry.logs.encoding;
