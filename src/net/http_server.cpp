@@ -5,6 +5,7 @@
 #include <boost/beast/http.hpp>
 
 #include <atomic>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -53,20 +54,27 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Run() { ReadHeader(); }
 
-  // Called from Stop(): close the connection if it waits for a new request.
-  void CloseIfIdle() {
+  // Called from Stop(): close the connection unless a request is being answered. A request
+  // still being read has not been accepted, so its client gets an error and sends it again.
+  void CloseUnlessAnswering() {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
-      if (self->idle_) self->stream_.socket().close();
+      if (!self->answering_) {
+        beast::error_code ec;
+        self->stream_.socket().close(ec);
+      }
     });
   }
 
  private:
   void ReadHeader() {
     if (stopping_) return Close();
-    idle_ = true;
+    answering_ = false;
     parser_.emplace();
     parser_->header_limit(64 * 1024);
-    parser_->body_limit(body_limit_);
+    // The handler sees the headers first and answers an oversized Content-Length itself (413);
+    // the real limit is set before the body is read. (Not boost::none: Beast 1.74 compares
+    // `length > limit` on the optional, which is always true for an empty one.)
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     stream_.expires_after(requests_served_ ? kIdleTimeout : kReadTimeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -75,7 +83,6 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnHeader(beast::error_code ec) {
-    idle_ = false;
     if (ec) return Close();
     const auto& msg = parser_->get();
     head_.method = std::string(msg.method_string());
@@ -89,7 +96,9 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = msg.keep_alive();
     uint64_t limit = body_limit_;
     if (auto early = handler_.OnHeaders(head_, limit)) {
-      keep_alive_ = parser_->is_done();  // the body was not read: the connection can't be reused
+      // The body was not read: the connection can't be reused.
+      linger_ = !parser_->is_done();
+      keep_alive_ = !linger_ && keep_alive_;
       return Write(std::move(*early));
     }
     parser_->body_limit(limit);
@@ -115,6 +124,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnBody(beast::error_code ec) {
     if (ec == http::error::body_limit) {
       keep_alive_ = false;
+      linger_ = true;
       HttpResponse r;
       r.status = 413;
       r.Set("Content-Type", "text/plain");
@@ -122,6 +132,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return Write(std::move(r));
     }
     if (ec) return Close();
+    answering_ = true;
     HttpRequest req = std::move(head_);
     req.body = std::move(parser_->get().body());
     HttpResponse r = handler_.OnRequest(req);
@@ -129,6 +140,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Write(HttpResponse r) {
+    answering_ = true;
     auto res = std::make_shared<http::response<http::string_body>>();
     res->result(static_cast<unsigned>(r.status));
     res->version(11);
@@ -140,8 +152,27 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(kReadTimeout);
     http::async_write(stream_, *res, [self = shared_from_this(), res, keep](beast::error_code ec, size_t) {
       ++self->requests_served_;
+      if (!ec && self->linger_) return self->LingerClose();
       if (ec || !keep) return self->Close();
       self->ReadHeader();
+    });
+  }
+
+  // After an answer sent without reading the request's body: stop sending, then read and drop
+  // what the client still sends for a moment, so that closing does not reset the connection
+  // before the client has read the answer.
+  void LingerClose() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(2));
+    Drain();
+  }
+  void Drain() {
+    auto buf = std::make_shared<std::array<char, 16384>>();
+    stream_.async_read_some(asio::buffer(*buf), [self = shared_from_this(), buf](
+                                                    beast::error_code ec, size_t) {
+      if (ec || ++self->drained_reads_ > 4096) return self->Close();
+      self->Drain();
     });
   }
 
@@ -162,8 +193,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::atomic<bool>& stopping_;
   HttpRequest head_;
   bool keep_alive_ = true;
-  bool idle_ = false;
+  bool answering_ = false;  // a response is being produced or written
   uint64_t requests_served_ = 0;
+  size_t drained_reads_ = 0;
+  bool linger_ = false;
 };
 
 // host:port -> endpoint; "localhost" means the IPv4 loopback, an empty host all interfaces.
@@ -230,7 +263,7 @@ struct HttpServer::Impl {
 HttpServer::HttpServer(Options options, HttpHandler& handler)
     : impl_(std::make_unique<Impl>(std::move(options), handler)) {}
 
-HttpServer::~HttpServer() { Stop(); }
+HttpServer::~HttpServer() { Stop(std::chrono::steady_clock::now()); }
 
 std::string HttpServer::Start() {
   tcp::endpoint ep;
@@ -255,7 +288,7 @@ std::string HttpServer::Start() {
   return {};
 }
 
-void HttpServer::Stop() {
+void HttpServer::Stop(std::chrono::steady_clock::time_point deadline) {
   if (!impl_->started) return;
   impl_->started = false;
   impl_->stopping = true;
@@ -265,11 +298,10 @@ void HttpServer::Stop() {
   });
   {
     std::lock_guard lock(impl_->sessions.mu);
-    for (const auto& s : impl_->sessions.sessions) s->CloseIfIdle();
+    for (const auto& s : impl_->sessions.sessions) s->CloseUnlessAnswering();
   }
   impl_->work.reset();
-  // Requests being handled finish and answer with "Connection: close"; then run() returns.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  // Requests being answered finish with "Connection: close"; past the deadline, they are cut.
   while (std::chrono::steady_clock::now() < deadline) {
     {
       std::lock_guard lock(impl_->sessions.mu);

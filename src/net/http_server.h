@@ -1,4 +1,5 @@
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -58,8 +59,9 @@ class HttpServer {
 
   // Binds and starts serving. Empty string on success, else the reason.
   std::string Start();
-  // Stops accepting, lets requests being handled finish, closes idle connections, joins threads.
-  void Stop();
+  // Stops accepting and closes connections, except those whose request is being answered: those
+  // finish (until `deadline`). Joins the I/O threads.
+  void Stop(std::chrono::steady_clock::time_point deadline);
   uint16_t port() const;
 
  private:

@@ -81,9 +81,52 @@ std::string RewriteIds(Json& j, bool hex_to_base64) {
   return {};
 }
 
+// OTLP nests deeply only through AnyValue; protobuf stops binary input at 100 levels. JSON is held
+// to a similar bound before anything recursive (tree walks, protobuf's JSON parser) touches it.
+constexpr size_t kMaxJsonDepth = 128;
+
+// A SAX pass that validates the syntax and stops as soon as nesting passes kMaxJsonDepth.
+class DepthCheck : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  bool too_deep = false;
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override { return Enter(); }
+  bool key(string_t&) override { return true; }
+  bool end_object() override { return Leave(); }
+  bool start_array(std::size_t) override { return Enter(); }
+  bool end_array() override { return Leave(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ private:
+  bool Enter() {
+    too_deep = ++depth_ > kMaxJsonDepth;
+    return !too_deep;
+  }
+  bool Leave() {
+    --depth_;
+    return true;
+  }
+  size_t depth_ = 0;
+};
+
 }  // namespace
 
 std::string DecodeOtlpJson(std::string_view json, google::protobuf::Message* out) {
+  DepthCheck check;
+  bool valid = nlohmann::json::sax_parse(json, &check, nlohmann::json::input_format_t::json,
+                                         /*strict=*/true);
+  if (check.too_deep) {
+    return "the body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels";
+  }
+  if (!valid) return "the body is not valid JSON";
   nlohmann::json tree = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (tree.is_discarded()) return "the body is not valid JSON";
   if (!tree.is_object()) return "the body must be a JSON object";

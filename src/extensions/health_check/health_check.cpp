@@ -65,7 +65,7 @@ class HealthCheck : public Extension, public net::HttpHandler {
     host_ = &host;
     return server_->Start();
   }
-  void Shutdown(Deadline) override { server_->Stop(); }
+  void Shutdown(Deadline deadline) override { server_->Stop(deadline); }
 
   net::HttpResponse OnRequest(net::HttpRequest& request) override {
     net::HttpResponse r;

@@ -43,7 +43,7 @@ class OtlpReceiver : public Receiver {
   }
 
   void Shutdown(Deadline deadline) override {
-    if (http_) http_->Stop();
+    if (http_) http_->Stop(deadline);
     if (grpc_) grpc_->Shutdown(deadline);
   }
 
