@@ -176,6 +176,25 @@ Constraint<Duration> NonNegative() {
   };
 }
 
+Constraint<std::string> HostPort() {
+  return [](const std::string& v) -> std::string {
+    auto colon = v.rfind(':');
+    if (colon == std::string::npos) return "\"" + v + "\" is not host:port";
+    std::string port = v.substr(colon + 1);
+    int64_t n = -1;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+    if (port.empty() || ec != std::errc() || end != port.data() + port.size() || n < 0 ||
+        n > 65535) {
+      return "\"" + v + "\": the port must be a number from 0 to 65535";
+    }
+    std::string host = v.substr(0, colon);
+    if (host.find(':') != std::string::npos && (host.front() != '[' || host.back() != ']')) {
+      return "\"" + v + "\": write an IPv6 host in brackets, as [::1]:4317";
+    }
+    return {};
+  };
+}
+
 void Checker::Error(std::string_view key, std::string message) const {
   const ConfNode* at = node_.Find(key);
   ctx_.errors.Add(at ? at->mark() : node_.mark(), JoinPath(ctx_.path, key), std::move(message));

@@ -64,6 +64,8 @@ Constraint<std::string> OneOf(std::vector<std::string> allowed);
 Constraint<int64_t> AtLeast(int64_t min);
 Constraint<int64_t> InRange(int64_t min, int64_t max);
 Constraint<Duration> NonNegative();
+// "host:port" with a port from 0 to 65535; the host may be empty (all interfaces) or [IPv6].
+Constraint<std::string> HostPort();
 
 // A cross-field check run after all keys of a section were decoded.
 class Checker {

@@ -74,7 +74,8 @@ struct MetricsTelemetry {
   MetricReaders readers;
   static const config::Schema<MetricsTelemetry>& Schema() {
     static const auto s = config::Schema<MetricsTelemetry>()
-        .Field("address", &MetricsTelemetry::address, "host:port of the self-metrics endpoint")
+        .Field("address", &MetricsTelemetry::address, "host:port of the self-metrics endpoint",
+               config::HostPort())
         .Field("level", &MetricsTelemetry::level, "none, basic, normal or detailed",
                config::OneOf({"none", "basic", "normal", "detailed"}))
         .Field("readers", &MetricsTelemetry::readers,

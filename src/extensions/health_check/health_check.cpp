@@ -27,7 +27,8 @@ struct Config : ComponentConfig {
   std::optional<ResponseBody> response_body;
   static const config::Schema<Config>& Schema() {
     static const auto s = config::Schema<Config>()
-        .Field("endpoint", &Config::endpoint, "host:port to listen on")
+        .Field("endpoint", &Config::endpoint, "host:port to listen on",
+             config::HostPort())
         .Field("path", &Config::path, "path of the health endpoint")
         .Field("response_body", &Config::response_body, "fixed bodies instead of the JSON status");
     return s;

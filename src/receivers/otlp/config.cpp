@@ -6,7 +6,8 @@ using config::Schema;
 
 const Schema<GrpcConfig>& GrpcConfig::Schema() {
   static const auto s = config::Schema<GrpcConfig>()
-      .Field("endpoint", &GrpcConfig::endpoint, "host:port to listen on")
+      .Field("endpoint", &GrpcConfig::endpoint, "host:port to listen on",
+             config::HostPort())
       .Field("max_recv_msg_size_mib", &GrpcConfig::max_recv_msg_size_mib,
              "largest request accepted, in MiB (after decompression)", config::InRange(1, 1024))
       .Field("max_concurrent_streams", &GrpcConfig::max_concurrent_streams,
@@ -33,7 +34,8 @@ const Schema<HttpConfig>& HttpConfig::Schema() {
     return !p.empty() && p[0] == '/' ? std::string{} : "must start with /";
   };
   static const auto s = config::Schema<HttpConfig>()
-      .Field("endpoint", &HttpConfig::endpoint, "host:port to listen on")
+      .Field("endpoint", &HttpConfig::endpoint, "host:port to listen on",
+             config::HostPort())
       .Field("traces_url_path", &HttpConfig::traces_url_path, "path for traces",
              config::Constraint<std::string>(path))
       .Field("metrics_url_path", &HttpConfig::metrics_url_path, "path for metrics",
