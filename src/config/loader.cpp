@@ -130,12 +130,15 @@ bool ExpandString(const std::string& in, std::string* out, const Mark& mark,
     }
     std::string ref = in.substr(i + 2, close - i - 2);
     std::string name = ref;
-    if (ref.rfind("env:", 0) == 0) {
-      name = ref.substr(4);
-    } else if (ref.find(':') != std::string::npos && ref.find(":-") == std::string::npos) {
-      errors.Add(mark, path,
-                 "unsupported config provider in \"${" + ref + "}\" (supported: env)");
-      return false;
+    // A provider is what stands before the first ':' unless that ':' starts ":-" (a default).
+    if (auto colon = ref.find(':');
+        colon != std::string::npos && ref.compare(colon, 2, ":-") != 0) {
+      if (ref.compare(0, colon, "env") != 0) {
+        errors.Add(mark, path,
+                   "unsupported config provider in \"${" + ref + "}\" (supported: env)");
+        return false;
+      }
+      name = ref.substr(colon + 1);
     }
     std::string fallback;
     bool has_fallback = false;

@@ -61,6 +61,12 @@ std::string RewriteIds(Json& j, bool hex_to_base64) {
           if (!HexDecode(text, &raw)) {
             return "field " + it.key() + ": \"" + text + "\" is not a hex-encoded id";
           }
+          size_t want = it.key().rfind("trace", 0) == 0 ? 16 : 8;
+          if (!raw.empty() && raw.size() != want) {
+            return "field " + it.key() + ": an id of " + std::to_string(raw.size()) +
+                   " bytes, expected " + std::to_string(want) + " (" +
+                   std::to_string(want * 2) + " hex digits) or empty";
+          }
           std::string b64;
           google::protobuf::Base64Escape(raw, &b64);
           it.value() = std::move(b64);
@@ -138,16 +144,19 @@ std::string DecodeOtlpJson(std::string_view json, google::protobuf::Message* out
   return {};
 }
 
-std::string EncodeOtlpJson(const google::protobuf::Message& message) {
+std::string EncodeOtlpJson(const google::protobuf::Message& message, std::string* out) {
+  out->clear();
   google::protobuf::util::JsonPrintOptions options;
   options.always_print_enums_as_ints = true;
   options.preserve_proto_field_names = false;
   std::string text;
-  (void)google::protobuf::util::MessageToJsonString(message, &text, options);
+  auto status = google::protobuf::util::MessageToJsonString(message, &text, options);
+  if (!status.ok()) return "cannot encode as OTLP/JSON: " + std::string(status.message());
   nlohmann::ordered_json tree = nlohmann::ordered_json::parse(text, nullptr, false);
-  if (tree.is_discarded()) return text;
-  RewriteIds(tree, false);
-  return tree.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (tree.is_discarded()) return "protobuf's JSON printer produced invalid JSON";
+  if (std::string err = RewriteIds(tree, false); !err.empty()) return err;
+  *out = tree.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  return {};
 }
 
 }  // namespace otelite

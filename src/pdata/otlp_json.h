@@ -16,8 +16,10 @@ namespace otelite {
 //  - keys are lowerCamelCase on output; the original snake_case names are accepted on input;
 //  - 64-bit integers are written as decimal strings and accepted as strings or numbers;
 //  - unknown fields are ignored on input, as the specification asks of receivers.
-// Returns an empty string on success, else what is wrong with the input.
+// Both return an empty string on success, else what went wrong.
 std::string DecodeOtlpJson(std::string_view json, google::protobuf::Message* out);
-std::string EncodeOtlpJson(const google::protobuf::Message& message);
+// Fails (and leaves `out` empty) for a message nested deeper than protobuf's JSON printer goes
+// (an AnyValue of about 30 nested arrays or maps), never returning truncated JSON.
+std::string EncodeOtlpJson(const google::protobuf::Message& message, std::string* out);
 
 }  // namespace otelite

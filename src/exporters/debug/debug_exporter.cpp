@@ -64,7 +64,11 @@ class DebugExporter : public Exporter {
         break;
     }
     if (config_.verbosity == "normal") LogItems(p);
-    if (config_.verbosity == "detailed") logger_->info("{}", EncodeOtlpJson(p.message()));
+    if (config_.verbosity == "detailed") {
+      std::string json;
+      std::string err = EncodeOtlpJson(p.message(), &json);
+      logger_->info("{}", err.empty() ? json : err);
+    }
     return Status::Ok();
   }
 

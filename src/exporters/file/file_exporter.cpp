@@ -67,7 +67,8 @@ class FileExporter : public Exporter {
   }
 
   Status Push(const Payload& payload) noexcept override {
-    std::string record = Encode(payload);
+    std::string record;
+    if (std::string err = Encode(payload, &record); !err.empty()) return Status::Permanent(err);
     std::lock_guard lock(mu_);
     if (closed_) return Status::Permanent("file exporter is shut down");
     if (std::string err = file_.Write(record); !err.empty()) return Status::Permanent(err);
@@ -103,9 +104,13 @@ class FileExporter : public Exporter {
   }
 
   // One whole record: a JSON line, or a length-prefixed protobuf / zstd frame.
-  std::string Encode(const Payload& payload) const {
-    std::string data =
-        config_.format == "json" ? EncodeOtlpJson(payload.message()) : payload.serialized();
+  std::string Encode(const Payload& payload, std::string* out) const {
+    std::string data;
+    if (config_.format == "json") {
+      if (std::string err = EncodeOtlpJson(payload.message(), &data); !err.empty()) return err;
+    } else {
+      data = payload.serialized();
+    }
     if (config_.compression == "zstd") data = ZstdCompress(data);
     std::string record;
     if (config_.format == "json" && config_.compression.empty()) {
@@ -116,7 +121,8 @@ class FileExporter : public Exporter {
       PutLength(record, data.size());
       record += data;
     }
-    return record;
+    *out = std::move(record);
+    return {};
   }
 
   void FlushLoop() {

@@ -30,6 +30,24 @@ std::optional<std::time_t> ParseBackupTime(std::string_view ts, bool localtime) 
   return localtime ? std::mktime(&tm) : timegm(&tm);
 }
 
+// The time in a backup's name, to the millisecond.
+std::optional<std::chrono::system_clock::time_point> BackupTimePoint(const std::string& backup,
+                                                                     size_t prefix,
+                                                                     bool localtime) {
+  std::string name = fs::path(backup).filename().string();
+  std::string_view ts = std::string_view(name).substr(prefix, kTimestampLength);
+  auto seconds = ParseBackupTime(ts, localtime);
+  if (!seconds) return std::nullopt;
+  int ms = std::atoi(std::string(ts.substr(20, 3)).c_str());
+  return std::chrono::system_clock::from_time_t(*seconds) + std::chrono::milliseconds(ms);
+}
+
+size_t BackupPrefixLength(const std::string& path) {
+  std::string stem, ext;
+  SplitName(path, &stem, &ext);
+  return fs::path(stem).filename().string().size() + 1;
+}
+
 }  // namespace
 
 RotatingFile::RotatingFile(Options options) : options_(std::move(options)), buffer_(1 << 16) {}
@@ -113,13 +131,21 @@ std::vector<std::string> RotatingFile::ListBackups(const std::string& path) {
 
 std::string RotatingFile::Rotate() {
   Close();
-  auto now = std::chrono::system_clock::now();
-  std::string backup = BackupName(options_.path, now, options_.localtime);
-  // Two rotations within one millisecond would collide; move on by a millisecond.
-  while (fs::exists(backup)) {
-    now += std::chrono::milliseconds(1);
-    backup = BackupName(options_.path, now, options_.localtime);
+  // The new backup must sort after every existing one (removal keeps the newest names), so when
+  // the clock has not passed the newest name yet (several rotations in one millisecond, or a
+  // clock set back), it is named one millisecond after it.
+  auto when = std::chrono::time_point_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now());
+  std::vector<std::string> existing = ListBackups(options_.path);
+  if (!existing.empty()) {
+    auto newest = BackupTimePoint(existing.back(), BackupPrefixLength(options_.path),
+                                  options_.localtime);
+    if (newest && *newest >= when) {
+      when = std::chrono::time_point_cast<std::chrono::milliseconds>(*newest) +
+             std::chrono::milliseconds(1);
+    }
   }
+  std::string backup = BackupName(options_.path, when, options_.localtime);
   std::error_code ec;
   fs::rename(options_.path, backup, ec);
   if (ec) return "cannot rotate " + options_.path + ": " + ec.message();
@@ -135,14 +161,10 @@ void RotatingFile::RemoveOldBackups() {
   std::vector<std::string> backups = ListBackups(options_.path);
   std::error_code ec;
   if (options_.max_days > 0) {
-    std::time_t cutoff = std::time(nullptr) - std::time_t(options_.max_days) * 86400;
-    std::string stem, ext;
-    SplitName(options_.path, &stem, &ext);
-    size_t prefix = fs::path(stem).filename().string().size() + 1;
+    auto cutoff = std::chrono::system_clock::now() - std::chrono::hours(24) * options_.max_days;
+    size_t prefix = BackupPrefixLength(options_.path);
     std::erase_if(backups, [&](const std::string& b) {
-      std::string name = fs::path(b).filename().string();
-      auto t = ParseBackupTime(std::string_view(name).substr(prefix, kTimestampLength),
-                               options_.localtime);
+      auto t = BackupTimePoint(b, prefix, options_.localtime);
       if (t && *t < cutoff) {
         fs::remove(b, ec);
         return true;

@@ -96,6 +96,8 @@ void QueuedExporter::Shutdown(Deadline deadline) {
   size_t batches = 0;
   std::array<size_t, kSignalCount> items{};
   while (queue_->items.try_dequeue(batch)) {
+    size_.fetch_sub(1, std::memory_order_acq_rel);
+    if (counters_.queue_size) counters_.queue_size->Decrement();
     ++batches;
     items[size_t(batch->signal())] += batch->item_count();
   }

@@ -117,7 +117,7 @@ net::HttpResponse HttpHandler::Error(int http_status, int grpc_code, const std::
     r.body = status.SerializeAsString();
   } else {
     r.Set("Content-Type", kJsonType);
-    r.body = EncodeOtlpJson(status);
+    (void)EncodeOtlpJson(status, &r.body);  // a flat Status always encodes
   }
   AddCors(request, r);
   return r;
