@@ -32,7 +32,8 @@ const config::Schema<Config>& Config::Schema() {
       .Field("compression", &Config::compression,
              "zstd: each record compressed and written length-prefixed",
              config::OneOf({"", "zstd"}))
-      .Field("flush_interval", &Config::flush_interval, "how often buffered data is flushed",
+      .Field("flush_interval", &Config::flush_interval,
+             "how often written data is synced to disk (fdatasync); 0 syncs every record",
              config::NonNegative())
       .Field("append", &Config::append, "append to an existing file instead of truncating it")
       .Field("rotation", &Config::rotation, "rotate the file by size (off unless set)")
@@ -72,7 +73,9 @@ class FileExporter : public Exporter {
     std::lock_guard lock(mu_);
     if (closed_) return Status::Permanent("file exporter is shut down");
     if (std::string err = file_.Write(record); !err.empty()) return Status::Permanent(err);
-    if (config_.flush_interval.count() == 0) file_.Flush();
+    if (config_.flush_interval.count() == 0) {
+      if (std::string err = file_.Sync(); !err.empty()) return Status::Permanent(err);
+    }
     return Status::Ok();
   }
 
@@ -81,6 +84,7 @@ class FileExporter : public Exporter {
       std::lock_guard lock(mu_);
       if (closed_) return;
       closed_ = true;
+      (void)file_.Sync();
       file_.Close();
     }
     cv_.notify_all();
@@ -129,7 +133,7 @@ class FileExporter : public Exporter {
     std::unique_lock lock(mu_);
     while (!closed_) {
       cv_.wait_for(lock, config_.flush_interval);
-      if (!closed_) file_.Flush();
+      if (!closed_) (void)file_.Sync();
     }
   }
 

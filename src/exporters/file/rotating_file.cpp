@@ -4,6 +4,9 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <filesystem>
 
 namespace otelite::exporters::file {
@@ -50,7 +53,7 @@ size_t BackupPrefixLength(const std::string& path) {
 
 }  // namespace
 
-RotatingFile::RotatingFile(Options options) : options_(std::move(options)), buffer_(1 << 16) {}
+RotatingFile::RotatingFile(Options options) : options_(std::move(options)) {}
 
 RotatingFile::~RotatingFile() { Close(); }
 
@@ -58,36 +61,52 @@ std::string RotatingFile::Open() {
   std::error_code ec;
   fs::path parent = fs::path(options_.path).parent_path();
   if (!parent.empty()) fs::create_directories(parent, ec);
-  bool append = options_.append || options_.max_bytes > 0;
-  file_ = std::fopen(options_.path.c_str(), append ? "ab" : "wb");
-  if (file_ == nullptr) return "cannot open " + options_.path + ": " + std::strerror(errno);
-  std::setvbuf(file_, buffer_.data(), _IOFBF, buffer_.size());
-  size_ = append ? static_cast<uint64_t>(fs::file_size(options_.path, ec)) : 0;
-  if (ec) size_ = 0;
+  return OpenFile(options_.append || options_.max_bytes > 0);
+}
+
+std::string RotatingFile::OpenFile(bool append) {
+  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
+  fd_ = ::open(options_.path.c_str(), flags, 0644);
+  if (fd_ < 0) return "cannot open " + options_.path + ": " + std::strerror(errno);
+  off_t end = append ? ::lseek(fd_, 0, SEEK_END) : 0;
+  size_ = end > 0 ? static_cast<uint64_t>(end) : 0;
   return {};
 }
 
 std::string RotatingFile::Write(std::string_view record) {
-  if (file_ == nullptr) return "file is closed";
+  if (fd_ < 0) return "file is closed";
   if (options_.max_bytes > 0 && size_ > 0 && size_ + record.size() > options_.max_bytes) {
     if (std::string err = Rotate(); !err.empty()) return err;
   }
-  if (std::fwrite(record.data(), 1, record.size(), file_) != record.size()) {
-    return "write to " + options_.path + " failed: " + std::strerror(errno);
+  size_t done = 0;
+  while (done < record.size()) {
+    ssize_t n = ::write(fd_, record.data() + done, record.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      std::string why = n < 0 ? std::strerror(errno) : "no progress";
+      // Take back a partial record so the file never holds half of one.
+      if (done > 0 && ::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
+        why += " (and the partial record could not be removed)";
+      }
+      return "write to " + options_.path + " failed: " + why;
+    }
+    done += static_cast<size_t>(n);
   }
   size_ += record.size();
   return {};
 }
 
-void RotatingFile::Flush() {
-  if (file_ != nullptr) std::fflush(file_);
+std::string RotatingFile::Sync() {
+  if (fd_ >= 0 && ::fdatasync(fd_) != 0 && errno != EINVAL && errno != EROFS) {
+    return "fdatasync of " + options_.path + " failed: " + std::strerror(errno);
+  }
+  return {};
 }
 
 void RotatingFile::Close() {
-  if (file_ == nullptr) return;
-  std::fflush(file_);
-  std::fclose(file_);
-  file_ = nullptr;
+  if (fd_ < 0) return;
+  ::close(fd_);
+  fd_ = -1;
 }
 
 std::string RotatingFile::BackupName(const std::string& path,
@@ -149,10 +168,7 @@ std::string RotatingFile::Rotate() {
   std::error_code ec;
   fs::rename(options_.path, backup, ec);
   if (ec) return "cannot rotate " + options_.path + ": " + ec.message();
-  file_ = std::fopen(options_.path.c_str(), "wb");
-  if (file_ == nullptr) return "cannot open " + options_.path + ": " + std::strerror(errno);
-  std::setvbuf(file_, buffer_.data(), _IOFBF, buffer_.size());
-  size_ = 0;
+  if (std::string err = OpenFile(false); !err.empty()) return err;
   RemoveOldBackups();
   return {};
 }

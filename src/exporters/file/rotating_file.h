@@ -1,6 +1,5 @@
 #pragma once
 #include <chrono>
-#include <cstdio>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +11,8 @@ namespace otelite::exporters::file {
 // next record would take the file past max_bytes, it is renamed to
 // `<stem>-<YYYY-MM-DDTHH-MM-SS.mmm><ext>` and a new file is started at the path; backups beyond
 // max_backups or older than max_days are removed. A record is never split across files.
+// Each record is written with write(2) as it comes (no user-space buffer), so a write error is
+// reported for the record that hit it; Sync() asks the kernel to put the data on disk.
 // Not thread-safe: the owner serializes calls.
 class RotatingFile {
  public:
@@ -28,7 +29,7 @@ class RotatingFile {
 
   std::string Open();  // empty on success, else the reason
   std::string Write(std::string_view record);
-  void Flush();
+  std::string Sync();  // fdatasync
   void Close();
 
   // The name a backup made at `when` gets.
@@ -42,9 +43,9 @@ class RotatingFile {
   void RemoveOldBackups();
 
   Options options_;
-  std::FILE* file_ = nullptr;
+  std::string OpenFile(bool append);
+  int fd_ = -1;
   uint64_t size_ = 0;
-  std::vector<char> buffer_;
 };
 
 }  // namespace otelite::exporters::file

@@ -147,14 +147,20 @@ TEST(RotatingFile, WriteAfterCloseFails) {
   f.Close();  // idempotent
 }
 
-TEST(RotatingFile, FlushMakesDataVisible) {
+TEST(RotatingFile, WrittenDataIsVisibleAtOnce) {
   TempDir dir;
   std::string path = dir.file("x.json");
   RotatingFile f({.path = path});
   ASSERT_EQ(f.Open(), "");
-  ASSERT_EQ(f.Write("buffered\n"), "");
-  f.Flush();
-  EXPECT_EQ(ReadFile(path), "buffered\n");
+  ASSERT_EQ(f.Write("unbuffered\n"), "");
+  EXPECT_EQ(ReadFile(path), "unbuffered\n");
+  EXPECT_EQ(f.Sync(), "");
+}
+
+TEST(RotatingFile, WriteErrorIsReportedForTheRecordThatHitIt) {
+  RotatingFile f({.path = "/dev/full", .append = true});
+  ASSERT_EQ(f.Open(), "");
+  EXPECT_THAT(f.Write("lost\n"), ::testing::HasSubstr("No space left on device"));
 }
 
 TEST(RotatingFile, ExactFitDoesNotRotate) {
@@ -164,7 +170,6 @@ TEST(RotatingFile, ExactFitDoesNotRotate) {
   ASSERT_EQ(f.Open(), "");
   ASSERT_EQ(f.Write("12345"), "");
   ASSERT_EQ(f.Write("67890"), "");
-  f.Flush();
   EXPECT_THAT(RotatingFile::ListBackups(path), IsEmpty());
   ASSERT_EQ(f.Write("x"), "");
   f.Close();
@@ -274,7 +279,6 @@ TEST(RotatingFile, MaxBackupsKeepsTheNewest) {
   ASSERT_EQ(f.Open(), "");
   ASSERT_EQ(f.Write("1111"), "");
   ASSERT_EQ(f.Write("2222"), "");  // rotation: 6 backups, the 3 oldest go
-  f.Flush();
   auto backups = RotatingFile::ListBackups(path);
   ASSERT_THAT(backups, SizeIs(3));
   EXPECT_EQ(backups[0], fake[3]);
