@@ -27,8 +27,10 @@ fi
 # Python test dependencies, pinned, in a virtualenv kept out of the source tree's tracked files.
 VENV="${OTELITE_VENV:-$here/.venv}"
 REQ="$here/tests/integration/requirements.txt"
+# REQ includes the demo services' requirements: the stamp covers both files.
+DEMO_REQ="$here/deploy/demo/requirements.txt"
 stamp="$VENV/.requirements.sha256"
-want=$(sha256sum "$REQ" | cut -d' ' -f1)
+want=$(cat "$REQ" "$DEMO_REQ" | sha256sum | cut -d' ' -f1)
 if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   /usr/bin/python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip

@@ -1,11 +1,13 @@
 """Fixtures for the otelite integration suite: start the real daemon, stop it by its PID."""
 from __future__ import annotations
 
+import shutil
 import signal
 from pathlib import Path
 
 import pytest
 
+import harness
 from harness import Otelite, Ports, base_config, otelite_binary
 
 
@@ -17,16 +19,21 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture(scope="session")
-def otelite_bin() -> Path:
+def otelite_bin(tmp_path_factory) -> Path:
+    """The built daemon, copied once per session so that a rebuild in the middle of a run
+    (the build replaces build/otelite) cannot break the tests that follow."""
     path = otelite_binary()
     if not path.is_file():
         pytest.fail(f"otelite binary not found at {path}: build it (cmake --build build) "
                     f"or set OTELITE_BIN", pytrace=False)
-    return path
+    copy = tmp_path_factory.mktemp("bin") / "otelite"
+    shutil.copy2(path, copy)
+    harness.BINARY = copy
+    return copy
 
 
 class Launcher:
-    """Starts otelite daemons for one test; every one still running at teardown is stopped."""
+    """Starts otelite daemons; every one still running at teardown is stopped by its PID."""
 
     def __init__(self, binary: Path, tmp_path: Path) -> None:
         self.binary = binary
@@ -46,7 +53,7 @@ class Launcher:
     def default(self, *, flush_interval: str = "100ms", mutate=None, **kw) -> Otelite:
         """Starts the contract's example config; `mutate(cfg)` may edit it first."""
         ports = Ports()
-        out = self.tmp_path / "out.jsonl"
+        out = self.tmp_path / f"out{len(self.daemons) or ''}.jsonl"
         cfg = base_config(ports, out, flush_interval=flush_interval)
         if mutate:
             mutate(cfg)
@@ -54,27 +61,44 @@ class Launcher:
         d.out = out  # type: ignore[attr-defined]
         return d
 
+    def stop_all(self, show_logs: bool) -> list[str]:
+        """SIGTERM to each daemon still running; returns the problems (unclean exits)."""
+        problems = []
+        for d in self.daemons:
+            if d.proc is None:
+                continue
+            if d.proc.poll() is None:
+                d.send_signal(signal.SIGTERM)
+                try:
+                    rc = d.wait_exit()
+                except AssertionError as exc:
+                    problems.append(str(exc))
+                    continue
+                if d.expect_clean_exit and rc != 0:
+                    problems.append(f"{d.name} (pid {d.pid}) exited with {rc} on SIGTERM at teardown")
+            if show_logs or problems:
+                print(f"\n===== {d.name} (pid {d.pid}, rc {d.proc.returncode}) stderr =====")
+                print(d.stderr()[-20000:])
+        return problems
+
 
 @pytest.fixture
 def otelite(otelite_bin, tmp_path, request):
+    """A launcher for daemons private to one test."""
     launcher = Launcher(otelite_bin, tmp_path)
     yield launcher
     failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
-    problems = []
-    for d in launcher.daemons:
-        if d.proc is None:
-            continue
-        if d.proc.poll() is None:
-            d.send_signal(signal.SIGTERM)
-            try:
-                rc = d.wait_exit()
-            except AssertionError as exc:
-                problems.append(str(exc))
-                continue
-            if d.expect_clean_exit and rc != 0:
-                problems.append(f"{d.name} (pid {d.pid}) exited with {rc} on SIGTERM at teardown")
-        if failed or problems:
-            print(f"\n===== {d.name} (pid {d.pid}, rc {d.proc.returncode}) stderr =====")
-            print(d.stderr()[-20000:])
+    problems = launcher.stop_all(show_logs=failed)
     if problems and not failed:
+        pytest.fail("; ".join(problems), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def module_otelite(otelite_bin, tmp_path_factory, request):
+    """A launcher for daemons shared by the tests of one module (fewer starts and stops)."""
+    launcher = Launcher(otelite_bin, tmp_path_factory.mktemp(request.module.__name__))
+    failed_before = request.session.testsfailed
+    yield launcher
+    problems = launcher.stop_all(show_logs=request.session.testsfailed > failed_before)
+    if problems:
         pytest.fail("; ".join(problems), pytrace=False)

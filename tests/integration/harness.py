@@ -41,6 +41,10 @@ def otelite_binary() -> Path:
     return Path(env) if env else REPO_ROOT / "build" / "otelite"
 
 
+# The copy of the binary the session runs (set by the otelite_bin fixture).
+BINARY: Path | None = None
+
+
 # --------------------------------------------------------------------------------------------
 # polling
 
@@ -309,9 +313,17 @@ def run_cli(args: list[str], cwd: Path | None = None, env: dict | None = None,
     full_env = dict(os.environ)
     if env:
         full_env.update(env)
-    return subprocess.run([str(otelite_binary()), *args], cwd=cwd, env=full_env,
+    return subprocess.run([str(BINARY or otelite_binary()), *args], cwd=cwd, env=full_env,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=timeout)
+
+
+def running(d: Otelite) -> Otelite:
+    """Guards a test that uses a shared daemon: an earlier test may have killed it."""
+    assert d.running(), (f"the shared otelite (pid {d.pid}) is not running any more "
+                         f"(rc {d.proc.poll()}): an earlier test in this module broke it\n"
+                         f"{d.stderr()[-3000:]}")
+    return d
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,6 +3,8 @@ warnings, merging several --config, file: sources, ${env:...} expansion, compone
 from __future__ import annotations
 
 import re
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -97,6 +99,9 @@ CASES = [
     ("negative-size",
      lambda t: insert_after(t, "endpoint: 127.0.0.1:{grpc}", "        max_recv_msg_size_mib: -1"),
      "max_recv_msg_size_mib:", "receivers.otlp.protocols.grpc.max_recv_msg_size_mib", []),
+    ("port-out-of-range",
+     lambda t: t.replace("endpoint: 127.0.0.1:{grpc}", "endpoint: 127.0.0.1:99999"),
+     "127.0.0.1:99999", "receivers.otlp.protocols.grpc.endpoint", []),
     ("bad-enum",
      lambda t: t.replace("verbosity: basic", "verbosity: loud"),
      "verbosity: loud", "exporters.debug.verbosity", []),
@@ -145,7 +150,11 @@ def test_config_error(otelite_bin, tmp_path, mode, name, edit, needle, path, wor
     text = raw.format(**fmt)
     cfg = _write(tmp_path, text)
     args = ["validate", "--config", str(cfg)] if mode == "validate" else ["--config", str(cfg)]
-    res = run_cli(args, cwd=tmp_path, timeout=20)
+    try:
+        res = run_cli(args, cwd=tmp_path, timeout=8)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"otelite {mode} did not exit within 8s (it accepted the config):\n"
+                    f"{(exc.stderr or b'').decode(errors='replace')[-2000:]}")
     assert res.returncode == 1, f"exit {res.returncode}\n{res.stderr}"
     if name == "port-conflict-extension":
         # either side of the conflict may be the one reported
@@ -338,3 +347,33 @@ def test_validate_default_config(otelite_bin, tmp_path):
     well-known 4317/4318/8888/13133, which may be busy on this machine)."""
     res = run_cli(["validate"], cwd=tmp_path)
     assert res.returncode == 0, res.stderr
+
+
+def test_port_in_use_by_another_process(otelite_bin, tmp_path):
+    """A receiver port already taken by some other process: otelite exits 1 at startup and
+    says which endpoint it could not listen on."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        ports = Ports()
+        text = good_text(tmp_path, ports).replace(f"127.0.0.1:{ports.grpc}", f"127.0.0.1:{port}")
+        cfg = _write(tmp_path, text)
+        res = run_cli(["--config", str(cfg)], timeout=30)
+    assert res.returncode == 1, res.stderr
+    assert f"127.0.0.1:{port}" in res.stderr, res.stderr
+
+
+def test_errors_name_the_file_that_set_the_value(otelite_bin, tmp_path):
+    """With several --config files, an error points into the file (and line) the bad value
+    came from; a value from ${env:...} is reported at the line that used the variable."""
+    first = good_text(tmp_path).replace("flush_interval: 100ms", "flush_interval: ${env:OTELITE_IT_FI}")
+    second = "exporters:\n  debug:\n    verbosity: loud\n"
+    f1, f2 = _write(tmp_path, first, "first.yaml"), _write(tmp_path, second, "second.yaml")
+    res = run_cli(["validate", "--config", str(f1), "--config", str(f2)],
+                  env={"OTELITE_IT_FI": "soon"})
+    assert res.returncode == 1, res.stderr
+    assert error_lines(res.stderr, f2, 3, "exporters.debug.verbosity"), res.stderr
+    assert error_lines(res.stderr, f1, line_of(first, "flush_interval"),
+                       "exporters.file.flush_interval"), res.stderr
+    assert not error_lines(res.stderr, f1, line_of(first, "verbosity"), "exporters.debug.verbosity")

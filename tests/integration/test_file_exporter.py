@@ -1,6 +1,7 @@
 """The file exporter's formats: json lines, length-prefixed proto, and zstd frames of either."""
 from __future__ import annotations
 
+import json
 import struct
 
 import pytest
@@ -67,3 +68,35 @@ def test_json_lines_are_complete_objects_while_running(otelite):
     for line in d.out.read_bytes().split(b"\n")[:-1]:
         assert line.startswith(b"{") and line.endswith(b"}")
         assert b"resourceSpans" in line
+
+
+def test_rotation_by_size(otelite, tmp_path):
+    """rotation.max_megabytes: 1 and ~3 MiB written: several files, each a bounded sequence of
+    whole JSON lines, and together every span exactly once."""
+    from harness import make_trace_request, post_proto
+
+    rot_dir = tmp_path / "rot"
+    rot_dir.mkdir()
+
+    def mutate(cfg):
+        cfg["exporters"]["file/rot"] = {"path": str(rot_dir / "traces.jsonl"),
+                                        "flush_interval": "100ms",
+                                        "rotation": {"max_megabytes": 1, "max_backups": 100}}
+        cfg["service"]["pipelines"]["traces"]["exporters"] = ["file/rot"]
+
+    d = otelite.default(mutate=mutate)
+    ids = []
+    for _ in range(30):
+        req, batch = make_trace_request(2, big_attr=50 * 1024)
+        assert post_proto(d, "traces", req.SerializeToString()).status_code == 200
+        ids += batch
+    d.stop()
+    files = sorted(rot_dir.iterdir())
+    assert len(files) >= 3, [f.name for f in files]
+    got = []
+    for f in files:
+        assert f.stat().st_size <= 1024 * 1024 + 128 * 1024, (f.name, f.stat().st_size)
+        data = f.read_bytes()
+        assert data.endswith(b"\n"), f.name
+        got += [sp["spanId"] for _, _, sp in json_spans([json.loads(l) for l in data.splitlines()])]
+    assert sorted(got) == sorted(ids)

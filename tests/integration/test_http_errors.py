@@ -10,7 +10,8 @@ import threading
 import pytest
 import requests
 
-from harness import (json_spans, make_trace_request, post_proto, read_records, wait_for_spans)
+from harness import (json_spans, make_trace_request, post_proto, read_records, running,
+                     wait_for_spans)
 
 MALFORMED_PROTO = b"\x0a\x10abc"  # field 1 (resource_spans) says 16 bytes, 3 follow
 
@@ -94,12 +95,30 @@ EXPECTED = {
 }
 
 
+@pytest.fixture(scope="module")
+def shared(module_otelite):
+    """One daemon for all the bad-request cases: every case also proves that the data of all
+    the cases before it is still there, exactly once."""
+    d = module_otelite.default()
+    d.acked = []  # type: ignore[attr-defined]
+    return d
+
+
+def _acked_exactly_once(d):
+    recs = wait_for_spans(d.out, d.acked)
+    got = [s["spanId"] for _, _, s in json_spans(recs)]
+    dups = {i for i in got if got.count(i) > 1}
+    assert not dups, f"spans written twice: {sorted(dups)[:5]}"
+    assert set(got) == set(d.acked), "only acknowledged data is written"
+
+
 @pytest.mark.parametrize("case", list(EXPECTED))
-def test_bad_request_then_good_request(otelite, case):
-    d = otelite.default()
+def test_bad_request_then_good_request(shared, case):
+    d = running(shared)
     before, ids_before = make_trace_request(3, service="before")
     assert post_proto(d, "traces", before.SerializeToString()).status_code == 200
-    wait_for_spans(d.out, ids_before)
+    d.acked += ids_before
+    _acked_exactly_once(d)
 
     r = _bad_request(d, case)
     assert r.status_code == EXPECTED[case], (case, r.status_code, r.headers, r.content[:300])
@@ -110,10 +129,8 @@ def test_bad_request_then_good_request(otelite, case):
 
     after, ids_after = make_trace_request(3, service="after")
     assert post_proto(d, "traces", after.SerializeToString()).status_code == 200
-    wait_for_spans(d.out, ids_after)
-    d.stop()
-    got = [s["spanId"] for _, _, s in json_spans(read_records(d.out))]
-    assert sorted(got) == sorted(ids_before + ids_after), "earlier data kept, nothing else added"
+    d.acked += ids_after
+    _acked_exactly_once(d)
 
 
 def test_bad_clients_do_not_disturb_good_ones(otelite):
@@ -178,3 +195,29 @@ def test_bad_clients_do_not_disturb_good_ones(otelite):
     d.stop()
     got = [s["spanId"] for _, _, s in json_spans(read_records(d.out))]
     assert sorted(got) == sorted(ids)
+
+
+def _request_of_size(total: int) -> bytes:
+    """A valid trace request whose serialized size is exactly `total` bytes."""
+    n = total
+    for _ in range(6):
+        req, _ = make_trace_request(1, service="sized", big_attr=n)
+        raw = req.SerializeToString()
+        if len(raw) == total:
+            return raw
+        n += total - len(raw)
+    raise AssertionError("could not size the request")
+
+
+@pytest.mark.parametrize("size,status", [(20 * 1024 * 1024, 200), (20 * 1024 * 1024 + 1, 413)],
+                         ids=["exactly-20MiB", "20MiB-plus-1"])
+def test_http_body_limit_boundary(shared, size, status):
+    """The limit is 20 MiB after decompression: exactly 20 MiB is accepted, one byte more is not."""
+    d = running(shared)
+    raw = _request_of_size(size)
+    r = requests.post(d.http_base + "/v1/traces", data=gzip.compress(raw, compresslevel=1),
+                      headers={"Content-Type": "application/x-protobuf",
+                               "Content-Encoding": "gzip"}, timeout=60)
+    assert r.status_code == status, (r.status_code, r.content[:200])
+    if status == 413:
+        _rpc_status_proto(r)

@@ -61,3 +61,38 @@ def test_counts_per_signal_and_transport(otelite):
         assert s.has(f"otelcol_exporter_send_failed_{item}_total", exporter="file"), \
             f"send_failed_{item} not exposed"
         assert s.value(f"otelcol_exporter_send_failed_{item}_total", exporter="file") == 0
+
+
+def test_item_counts_of_every_metric_type(otelite):
+    """Points are counted for every metric type (gauge, sum, histogram, exponential histogram,
+    summary), spans and log records including empty ones."""
+    from otlp_samples import rich_logs, rich_metrics, rich_traces
+
+    d = otelite.default()
+    for sig, req in (("traces", rich_traces()), ("metrics", rich_metrics()), ("logs", rich_logs())):
+        assert post_proto(d, sig, req.SerializeToString()).status_code == 200
+    # rich_traces: 1 root + 6 children; rich_metrics: 8 gauge + 1 sum + 1 histogram +
+    # 1 exponential histogram + 1 summary points; rich_logs: 4 records
+    for item, n in (("spans", 7), ("metric_points", 12), ("log_records", 4)):
+        wait_metric(d, f"otelcol_receiver_accepted_{item}_total", n, receiver="otlp",
+                    transport="http")
+        wait_metric(d, f"otelcol_exporter_sent_{item}_total", n, exporter="file")
+
+
+def test_write_failure_is_reported(otelite):
+    """The file exporter writing to a full device (/dev/full: every write fails with ENOSPC):
+    the lost items are counted as send_failed, not as sent, and an error is logged; the
+    daemon keeps serving and still stops cleanly."""
+    from pathlib import Path
+
+    from harness import Ports, base_config
+
+    ports = Ports()
+    cfg = base_config(ports, Path("/dev/full"))
+    d = otelite(cfg, ports=ports)
+    req, _ = make_trace_request(5)
+    post_proto(d, "traces", req.SerializeToString())
+    s = wait_metric(d, "otelcol_exporter_send_failed_spans_total", 5, exporter="file", timeout=5)
+    assert s.value("otelcol_exporter_sent_spans_total", exporter="file") == 0
+    assert "/dev/full" in d.stderr(), d.stderr()
+    assert d.running()

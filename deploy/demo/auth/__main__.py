@@ -1,0 +1,3 @@
+from common.server import run
+
+run("auth.main:app", default_port=8081)

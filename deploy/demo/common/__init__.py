@@ -1,0 +1,1 @@
+"""Code shared by the demo services: OpenTelemetry setup, request metrics, process entry point."""
