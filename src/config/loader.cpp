@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -14,7 +15,8 @@ Mark MakeMark(const std::shared_ptr<const std::string>& file, const YAML::Mark& 
   return Mark{file, m.is_null() ? 0 : m.line + 1, m.is_null() ? 0 : m.column + 1};
 }
 
-ConfNode Convert(const YAML::Node& node, const std::shared_ptr<const std::string>& file) {
+ConfNode Convert(const YAML::Node& node, const std::shared_ptr<const std::string>& file,
+                 Errors& errors, const std::string& path) {
   Mark mark = MakeMark(file, node.Mark());
   switch (node.Type()) {
     case YAML::NodeType::Undefined:
@@ -28,15 +30,25 @@ ConfNode Convert(const YAML::Node& node, const std::shared_ptr<const std::string
       return ConfNode::Scalar(node.Scalar(), mark, node.Tag() == "!");
     case YAML::NodeType::Sequence: {
       ConfNode n = ConfNode::Sequence(mark);
-      for (const auto& item : node) n.items().push_back(Convert(item, file));
+      size_t i = 0;
+      for (const auto& item : node) {
+        n.items().push_back(Convert(item, file, errors, path + "[" + std::to_string(i++) + "]"));
+      }
       return n;
     }
     case YAML::NodeType::Map: {
       ConfNode n = ConfNode::Map(mark);
       for (const auto& kv : node) {
-        ConfNode value = Convert(kv.second, file);
-        // A key with no value (`key:`) has no mark of its own; point at the key.
+        std::string key_path = JoinPath(path, kv.first.Scalar());
+        ConfNode value = Convert(kv.second, file, errors, key_path);
         Mark key_mark = MakeMark(file, kv.first.Mark());
+        if (const ConfNode* earlier = n.Find(kv.first.Scalar())) {
+          // yaml-cpp keeps the last of two equal keys; otelcol refuses the file, and so do we.
+          errors.Add(key_mark, key_path,
+                     "duplicate key (first defined at line " +
+                         std::to_string(earlier->key_mark().line) + ")");
+        }
+        // A key with no value (`key:`) has no mark of its own; point at the key.
         if (value.IsNull()) value.set_mark(key_mark);
         value.set_key_mark(key_mark);
         n.Set(kv.first.Scalar(), std::move(value));
@@ -53,7 +65,7 @@ ConfNode ParseYaml(std::string_view text, const std::string& name, Errors& error
   auto file = std::make_shared<const std::string>(name);
   try {
     YAML::Node root = YAML::Load(std::string(text));
-    ConfNode n = Convert(root, file);
+    ConfNode n = Convert(root, file, errors, "");
     if (!n.IsMap() && !n.IsNull()) {
       errors.Add(n.mark(), "", "the configuration must be a map, not " + std::string(n.TypeName()));
       return {};
@@ -78,6 +90,12 @@ ConfNode LoadConfigSource(const std::string& source, Errors& errors) {
                  "unsupported config source scheme \"" + scheme + "\" (supported: file)");
       return {};
     }
+  }
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    errors.Add(Mark{std::make_shared<const std::string>(path)}, "",
+               "is a directory, not a configuration file");
+    return {};
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {

@@ -83,6 +83,15 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnHeader(beast::error_code ec) {
+    if (ec == http::error::header_limit) {
+      keep_alive_ = false;
+      linger_ = true;
+      HttpResponse r;
+      r.status = 431;
+      r.Set("Content-Type", "text/plain");
+      r.body = "request header fields too large\n";
+      return Write(std::move(r));
+    }
     if (ec) return Close();
     const auto& msg = parser_->get();
     head_.method = std::string(msg.method_string());
@@ -102,6 +111,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return Write(std::move(*early));
     }
     parser_->body_limit(limit);
+    body_limit_now_ = limit;
     if (beast::iequals(msg[http::field::expect], "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
       http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec, size_t) {
@@ -125,11 +135,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == http::error::body_limit) {
       keep_alive_ = false;
       linger_ = true;
-      HttpResponse r;
-      r.status = 413;
-      r.Set("Content-Type", "text/plain");
-      r.body = "request body too large\n";
-      return Write(std::move(r));
+      return Write(handler_.OnBodyTooLarge(head_, body_limit_now_));
     }
     if (ec) return Close();
     answering_ = true;
@@ -196,6 +202,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool answering_ = false;  // a response is being produced or written
   uint64_t requests_served_ = 0;
   size_t drained_reads_ = 0;
+  uint64_t body_limit_now_ = 0;
   bool linger_ = false;
 };
 

@@ -42,6 +42,15 @@ class HttpHandler {
     return std::nullopt;
   }
   virtual HttpResponse OnRequest(HttpRequest& request) = 0;
+  // The answer when a body passes the limit while it is read (a chunked body has no
+  // Content-Length to check up front). `head` has the request's headers, no body.
+  virtual HttpResponse OnBodyTooLarge(const HttpRequest& head, uint64_t limit) {
+    HttpResponse r;
+    r.status = 413;
+    r.Set("Content-Type", "text/plain");
+    r.body = "request body too large\n";
+    return r;
+  }
 };
 
 // A small HTTP/1.1 server on Boost.Beast: keep-alive, chunked bodies, a body limit checked

@@ -2,15 +2,16 @@
 
 #include <prometheus/collectable.h>
 #include <prometheus/counter.h>
-#include <prometheus/exposer.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <fstream>
 
+#include "net/http_server.h"
 #include "otelite_version.h"
 
 namespace otelite {
@@ -122,23 +123,56 @@ SelfTelemetry::SelfTelemetry()
   process_collector_ = std::make_shared<ProcessCollector>();
 }
 
+// /metrics on otelite's own HTTP server: prometheus-cpp's registry and text serializer, without
+// a second web server (and its threads) in the process.
+struct SelfTelemetry::Endpoint : net::HttpHandler {
+  explicit Endpoint(const SelfTelemetry& t) : telemetry(t) {}
+  net::HttpResponse OnRequest(net::HttpRequest& request) override {
+    net::HttpResponse r;
+    if (request.Path() != "/metrics") {
+      r.status = 404;
+      return r;
+    }
+    if (request.method != "GET" && request.method != "HEAD") {
+      r.status = 405;
+      r.Set("Allow", "GET, HEAD");
+      return r;
+    }
+    r.Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    r.body = telemetry.Scrape();
+    return r;
+  }
+  const SelfTelemetry& telemetry;
+  std::unique_ptr<net::HttpServer> server;
+};
+
 SelfTelemetry::~SelfTelemetry() { Stop(); }
 
 std::string SelfTelemetry::Serve(const std::string& address) {
-  std::string bind = address;
-  if (bind.rfind("localhost:", 0) == 0) bind = "127.0.0.1:" + bind.substr(10);
-  if (!bind.empty() && bind[0] == ':') bind = "0.0.0.0" + bind;
-  try {
-    exposer_ = std::make_unique<prometheus::Exposer>(bind, 1);
-  } catch (const std::exception& e) {
-    return "cannot serve self-metrics on " + address + ": " + e.what();
+  endpoint_ = std::make_unique<Endpoint>(*this);
+  net::HttpServer::Options options;
+  options.endpoint = address;
+  options.body_limit = 4096;
+  options.name = "self-metrics";
+  endpoint_->server = std::make_unique<net::HttpServer>(options, *endpoint_);
+  if (std::string err = endpoint_->server->Start(); !err.empty()) {
+    endpoint_.reset();
+    return "cannot serve self-metrics: " + err;
   }
-  exposer_->RegisterCollectable(registry_);
-  exposer_->RegisterCollectable(std::static_pointer_cast<ProcessCollector>(process_collector_));
   return {};
 }
 
-void SelfTelemetry::Stop() { exposer_.reset(); }
+void SelfTelemetry::Stop() {
+  if (endpoint_) endpoint_->server->Stop(std::chrono::steady_clock::now() + std::chrono::seconds(1));
+  endpoint_.reset();
+}
+
+std::string SelfTelemetry::Scrape() const {
+  auto families = registry_->Collect();
+  auto process = std::static_pointer_cast<ProcessCollector>(process_collector_)->Collect();
+  families.insert(families.end(), process.begin(), process.end());
+  return prometheus::TextSerializer().Serialize(families);
+}
 
 SelfTelemetry::ReceiverCounters SelfTelemetry::ForReceiver(const ComponentId& id,
                                                            std::string_view transport) {

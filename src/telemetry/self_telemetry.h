@@ -11,8 +11,11 @@ namespace prometheus {
 class Counter;
 class Gauge;
 class Registry;
-class Exposer;
 }  // namespace prometheus
+
+namespace otelite::net {
+class HttpServer;
+}
 
 namespace otelite {
 
@@ -24,9 +27,11 @@ class SelfTelemetry {
   SelfTelemetry();
   ~SelfTelemetry();
 
-  // Serves /metrics on host:port. Empty string on success, else the reason.
+  // Serves /metrics (Prometheus text format) on host:port. Empty on success, else the reason.
   std::string Serve(const std::string& address);
   void Stop();
+  // The exposition text, as /metrics serves it.
+  std::string Scrape() const;
 
   // Counters for one receiver and transport ("grpc", "http").
   struct ReceiverCounters {
@@ -51,8 +56,9 @@ class SelfTelemetry {
   struct Families;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<Families> families_;
+  struct Endpoint;
   std::shared_ptr<void> process_collector_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<Endpoint> endpoint_;
 };
 
 // Adds `n` to a counter (a null counter is ignored, so components work without telemetry).

@@ -342,6 +342,15 @@ def test_version(otelite_bin):
     assert m and m.group(1) in res.stdout + res.stderr, (res.stdout, res.stderr)
 
 
+def test_command_line_mistakes_exit_1(otelite_bin, tmp_path):
+    res = run_cli(["--no-such-flag"])
+    assert res.returncode == 1, (res.returncode, res.stderr)
+    assert "--no-such-flag" in res.stderr
+    res = run_cli(["validate", "--config", str(tmp_path)])
+    assert res.returncode == 1
+    assert f"{tmp_path}: is a directory" in res.stderr, res.stderr
+
+
 def test_validate_default_config(otelite_bin, tmp_path):
     """No --config: the embedded default config validates (not started: its ports are the
     well-known 4317/4318/8888/13133, which may be busy on this machine)."""

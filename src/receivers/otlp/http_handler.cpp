@@ -123,10 +123,20 @@ net::HttpResponse HttpHandler::Error(int http_status, int grpc_code, const std::
   return r;
 }
 
+HttpHandler::Encoding HttpHandler::ReplyEncoding(const net::HttpRequest& request) {
+  return MediaType(request.Header("content-type")) == kProtobufType ? Encoding::kProtobuf
+                                                                    : Encoding::kJson;
+}
+
+net::HttpResponse HttpHandler::OnBodyTooLarge(const net::HttpRequest& head, uint64_t limit) {
+  return Error(413, kGrpcResourceExhausted,
+               "request body is over the limit of " + std::to_string(limit) + " bytes",
+               ReplyEncoding(head), head);
+}
+
 std::optional<net::HttpResponse> HttpHandler::OnHeaders(const net::HttpRequest& head,
                                                         uint64_t& body_limit) {
-  Encoding reply = MediaType(head.Header("content-type")) == kProtobufType ? Encoding::kProtobuf
-                                                                         : Encoding::kJson;
+  Encoding reply = ReplyEncoding(head);
   auto signal = SignalForPath(head.Path());
   if (!signal || !intake_.Serves(*signal)) {
     return Error(404, kGrpcNotFound, "no OTLP endpoint at " + std::string(head.Path()), reply,
@@ -170,9 +180,7 @@ std::optional<net::HttpResponse> HttpHandler::OnHeaders(const net::HttpRequest& 
 
 net::HttpResponse HttpHandler::OnRequest(net::HttpRequest& request) {
   Signal signal = *SignalForPath(request.Path());
-  Encoding encoding = MediaType(request.Header("content-type")) == kProtobufType
-                          ? Encoding::kProtobuf
-                          : Encoding::kJson;
+  Encoding encoding = ReplyEncoding(request);
   std::string content_encoding = Lower(request.Header("content-encoding"));
   std::string body;
   auto limit = static_cast<size_t>(config_.max_request_body_size);

@@ -19,9 +19,11 @@ class HttpHandler : public net::HttpHandler {
   std::optional<net::HttpResponse> OnHeaders(const net::HttpRequest& head,
                                              uint64_t& body_limit) override;
   net::HttpResponse OnRequest(net::HttpRequest& request) override;
+  net::HttpResponse OnBodyTooLarge(const net::HttpRequest& head, uint64_t limit) override;
 
  private:
   enum class Encoding { kProtobuf, kJson };
+  static Encoding ReplyEncoding(const net::HttpRequest& request);
   std::optional<Signal> SignalForPath(std::string_view path) const;
   bool OriginAllowed(std::string_view origin) const;
   net::HttpResponse Preflight(const net::HttpRequest& head) const;

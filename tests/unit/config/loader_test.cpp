@@ -364,6 +364,29 @@ TEST(LoadConfigSource, RejectsOtherSchemes) {
   }
 }
 
+TEST(ParseYaml, DuplicateKeysAreAnErrorAtTheSecondKey) {
+  Errors errors;
+  ParseYaml(
+      "receivers:\n"             // 1
+      "  otlp:\n"                // 2
+      "    protocols: {grpc: }\n"  // 3
+      "  otlp:\n"                // 4
+      "    protocols: {http: }\n",  // 5
+      "dup.yaml", errors);
+  ASSERT_EQ(errors.all().size(), 1u);
+  EXPECT_EQ(errors.all()[0].str(),
+            "dup.yaml:4: receivers.otlp: duplicate key (first defined at line 2)");
+}
+
+TEST(LoadConfigSource, DirectoryIsNamedAsSuch) {
+  TempDir dir;
+  Errors errors;
+  ConfNode root = LoadConfigSource(dir.path().string(), errors);
+  EXPECT_TRUE(root.IsNull());
+  ASSERT_EQ(errors.all().size(), 1u);
+  EXPECT_EQ(errors.all()[0].str(), dir.path().string() + ": is a directory, not a configuration file");
+}
+
 TEST(LoadConfigSource, MissingFile) {
   TempDir dir;
   Errors errors;
