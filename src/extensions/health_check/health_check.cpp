@@ -119,7 +119,7 @@ class Factory : public TypedFactory<ExtensionFactory, Config> {
 }  // namespace
 
 void Register(Registry& registry) {
-  registry.Add(std::make_unique<Factory>(), {"healthcheck"});
+  registry.Add(std::make_unique<Factory>());
 }
 
 }  // namespace otelite::extensions::health_check

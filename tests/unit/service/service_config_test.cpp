@@ -34,11 +34,11 @@ struct Parsed {
   std::vector<std::string> warnings;  // warning lines
 };
 
-Parsed Parse(const std::string& yaml) {
+Parsed Parse(const std::string& yaml, const Registry& registry = BuiltinRegistry()) {
   Parsed p;
   config::ConfNode root = config::ParseYaml(yaml, "config.yaml", p.errors);
   EXPECT_FALSE(p.errors.HasErrors()) << "YAML syntax";
-  p.cfg = ParseServiceConfig(root, BuiltinRegistry(), p.errors);
+  p.cfg = ParseServiceConfig(root, registry, p.errors);
   for (const auto& e : p.errors.all()) (e.warning ? p.warnings : p.errs).push_back(e.str());
   return p;
 }
@@ -622,36 +622,78 @@ TEST(ServiceConfig, UnusedReceiverAndDisabledExtensionDoNotConflict) {
   EXPECT_THAT(p.errs, IsEmpty());
 }
 
-TEST(ServiceConfig, DeprecatedHealthcheckAliasIsAWarning) {
+// A traces-only exporter registered under a new name with an older one beside it, as otelcol
+// renamed `otlp` to `otlp_grpc`: exercises the alias and the signal checks with no real backend.
+struct TracesOnlyConfig : ComponentConfig {
+  static const config::Schema<TracesOnlyConfig>& Schema() {
+    static const config::Schema<TracesOnlyConfig> s;
+    return s;
+  }
+};
+class TracesOnlyFactory : public TypedFactory<ExporterFactory, TracesOnlyConfig> {
+ public:
+  std::string_view type() const override { return "traces_only"; }
+  std::string_view description() const override { return "test"; }
+  SignalSet signals() const override { return {Signal::kTraces}; }
+  std::unique_ptr<Exporter> Create(const CreateSettings&, const ComponentConfig&,
+                                   SignalSet) const override {
+    return nullptr;
+  }
+};
+
+const Registry& RegistryWithAlias() {
+  static const Registry r = [] {
+    Registry reg;
+    otelite::receivers::otlp::Register(reg);
+    reg.Add(std::make_unique<TracesOnlyFactory>(), {"tracesonly"});
+    return reg;
+  }();
+  return r;
+}
+
+TEST(ServiceConfig, DeprecatedAliasResolvesWithAWarning) {
   Parsed p = Parse(Lines({
-      "receivers:",                     // 1
-      "  otlp:",                        // 2
-      "    protocols:",                 // 3
-      "      grpc:",                    // 4
-      "        endpoint: 127.0.0.1:0",  // 5
-      "exporters:",                     // 6
-      "  debug:",                       // 7
-      "extensions:",                    // 8
-      "  healthcheck:",                 // 9
-      "    endpoint: 127.0.0.1:0",      // 10
-      "service:",                       // 11
-      "  extensions: [healthcheck]",    // 12
-      "  telemetry: {metrics: {level: none}}",  // 13
-      "  pipelines:",                   // 14
-      "    traces:",                    // 15
-      "      receivers: [otlp]",        // 16
-      "      exporters: [debug]",       // 17
-  }));
-  EXPECT_FALSE(p.errors.HasErrors());
+                       "receivers:",                          // 1
+                       "  otlp:",                             // 2
+                       "    protocols:",                      // 3
+                       "      grpc: {endpoint: 127.0.0.1:0}",  // 4
+                       "exporters:",                          // 5
+                       "  tracesonly/a:",                     // 6
+                       "service:",                            // 7
+                       "  telemetry: {metrics: {level: none}}",  // 8
+                       "  pipelines:",                        // 9
+                       "    traces: {receivers: [otlp], exporters: [tracesonly/a]}",  // 10
+                   }),
+                   RegistryWithAlias());
+  EXPECT_THAT(p.errs, IsEmpty());
   EXPECT_THAT(p.warnings,
-              ElementsAre("config.yaml:9: extensions.healthcheck: warning: \"healthcheck\" is a "
-                          "deprecated name of extension type \"health_check\"; use the new name"));
-  ASSERT_EQ(p.cfg.extensions.size(), 1u);
-  const ComponentEntry& e = p.cfg.extensions.begin()->second;
-  EXPECT_EQ(e.id, ComponentId("healthcheck"));
-  EXPECT_EQ(e.factory->type(), "health_check");
-  EXPECT_THAT(p.cfg.enabled_extensions, ElementsAre(ComponentId("healthcheck")));
-  EXPECT_THAT(BuiltinRegistry().AliasesOf(e.factory), ElementsAre("healthcheck"));
+              ElementsAre("config.yaml:6: exporters.tracesonly/a: warning: \"tracesonly\" is a "
+                          "deprecated name of exporter type \"traces_only\"; use the new name"));
+  const ComponentEntry& e = p.cfg.exporters.begin()->second;
+  EXPECT_EQ(e.id, ComponentId("tracesonly", "a"));
+  EXPECT_EQ(e.factory->type(), "traces_only");
+  EXPECT_THAT(RegistryWithAlias().AliasesOf(e.factory), ElementsAre("tracesonly"));
+}
+
+TEST(ServiceConfig, ComponentInAPipelineOfASignalItDoesNotSupport) {
+  Parsed p = Parse(Lines({
+                       "receivers:",                          // 1
+                       "  otlp:",                             // 2
+                       "    protocols:",                      // 3
+                       "      grpc: {endpoint: 127.0.0.1:0}",  // 4
+                       "exporters:",                          // 5
+                       "  traces_only:",                      // 6
+                       "service:",                            // 7
+                       "  telemetry: {metrics: {level: none}}",  // 8
+                       "  pipelines:",                        // 9
+                       "    traces: {receivers: [otlp], exporters: [traces_only]}",  // 10
+                       "    logs:",                           // 11
+                       "      receivers: [otlp]",             // 12
+                       "      exporters: [traces_only]",      // 13
+                   }),
+                   RegistryWithAlias());
+  EXPECT_THAT(p.errs, ElementsAre("config.yaml:13: service.pipelines.logs.exporters: exporter "
+                                  "\"traces_only\" does not support logs"));
 }
 
 TEST(ServiceConfig, NamedIdsAndNamedPipelines) {
