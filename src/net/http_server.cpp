@@ -319,6 +319,10 @@ void HttpServer::Stop(std::chrono::steady_clock::time_point deadline) {
   impl_->ioc.stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
+  // The close posted above may not have run before stop(): close the listening socket here, or
+  // new connections would still be queued by the kernel and never answered.
+  beast::error_code ec;
+  if (impl_->acceptor) impl_->acceptor->close(ec);
   std::lock_guard lock(impl_->sessions.mu);
   impl_->sessions.sessions.clear();
 }

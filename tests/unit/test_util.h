@@ -79,7 +79,8 @@ inline bool WaitFor(const std::function<bool()>& done,
 class FakeHost : public Host {
  public:
   SelfTelemetry& telemetry() override { return telemetry_; }
-  ServiceState state() const override { return ServiceState::kReady; }
+  ServiceState state() const override { return state_.load(); }
+  void set_state(ServiceState s) { state_ = s; }
   Clock::time_point started_at() const override { return started_at_; }
   void ReportFatalError(const ComponentId& id, const std::string& message) override {
     fatal_errors.push_back(id.str() + ": " + message);
@@ -90,6 +91,7 @@ class FakeHost : public Host {
  private:
   SelfTelemetry telemetry_;
   Clock::time_point started_at_ = Clock::now();
+  std::atomic<ServiceState> state_{ServiceState::kReady};
 };
 
 namespace pb {

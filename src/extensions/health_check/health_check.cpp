@@ -64,6 +64,10 @@ class HealthCheck : public Extension, public net::HttpHandler {
 
   std::string Start(Host& host) override {
     host_ = &host;
+    // The wall-clock start, fixed once: upSince must not move between two probes.
+    up_since_ = std::chrono::system_clock::now() -
+                std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                    Clock::now() - host.started_at());
     return server_->Start();
   }
   void Shutdown(Deadline deadline) override { server_->Stop(deadline); }
@@ -81,13 +85,10 @@ class HealthCheck : public Extension, public net::HttpHandler {
       r.Set("Content-Type", "text/plain");
       return r;
     }
-    auto since_steady = host_ ? host_->started_at() : Clock::now();
-    auto up_for = Clock::now() - since_steady;
-    auto up_since = std::chrono::system_clock::now() -
-                    std::chrono::duration_cast<std::chrono::system_clock::duration>(up_for);
+    auto up_for = Clock::now() - (host_ ? host_->started_at() : Clock::now());
     nlohmann::json body = {
         {"status", ready ? "Server available" : "Server not available"},
-        {"upSince", Rfc3339(up_since)},
+        {"upSince", Rfc3339(up_since_)},
         {"uptime", config::FormatDuration(
                        std::chrono::duration_cast<config::Duration>(up_for))}};
     r.body = body.dump();
@@ -98,6 +99,7 @@ class HealthCheck : public Extension, public net::HttpHandler {
  private:
   Config config_;
   Host* host_ = nullptr;
+  std::chrono::system_clock::time_point up_since_;
   std::unique_ptr<net::HttpServer> server_;
 };
 
