@@ -445,8 +445,8 @@ def dockerfile_stages(path: Path) -> list[dict]:
     return stages
 
 
-SERVICE_DOCKERFILES = [DEMO_DIR / s / "Dockerfile" for s in SERVICES]
-ALL_DOCKERFILES = SERVICE_DOCKERFILES + [DEPLOY_DIR / "Dockerfile.otelite"]
+SERVICE_DOCKERFILE = DEMO_DIR / "Dockerfile"
+ALL_DOCKERFILES = [SERVICE_DOCKERFILE, DEPLOY_DIR / "Dockerfile.otelite"]
 
 
 @pytest.mark.parametrize("path", ALL_DOCKERFILES, ids=lambda p: str(p.relative_to(DEPLOY_DIR)))
@@ -467,23 +467,35 @@ def test_dockerfile_is_multi_stage_and_runs_as_non_root(path: Path):
         assert re.search(r"--from=(\S+)", args).group(1) in names, args
 
 
-@pytest.mark.parametrize("name", SERVICES)
-def test_service_dockerfile(name):
-    stages = dockerfile_stages(DEMO_DIR / name / "Dockerfile")
+def test_service_dockerfile():
+    """One recipe for app, auth and db: SERVICE picks the package it copies and runs."""
+    stages = dockerfile_stages(SERVICE_DOCKERFILE)
     assert all(s["from"].startswith("python:3.11-slim") for s in stages)
     final = stages[-1]["instructions"]
-    cmd = [args for instr, args in final if instr == "CMD"]
-    assert cmd and yaml.safe_load(cmd[-1]) == ["python", "-m", name]
-    # Everything it copies from the build context (deploy/demo) exists.
-    for stage in stages:
-        for instr, args in stage["instructions"]:
-            if instr == "COPY" and "--from=" not in args:
-                for src in args.split()[:-1]:
-                    assert (DEMO_DIR / src).exists(), (name, src)
-    expose = [args for instr, args in final if instr == "EXPOSE"]
-    env = " ".join(args for instr, args in final if instr == "ENV")
-    port = re.search(r"PORT=(\d+)", env).group(1)
-    assert expose == [port]
+    args = dict(a.split("=", 1) for instr, a in final if instr == "ARG")
+    assert {"SERVICE", "PORT"} <= args.keys(), args
+    cmd = [a for instr, a in final if instr == "CMD"]
+    assert cmd and yaml.safe_load(cmd[-1]) == ["sh", "-c", 'exec python -m "$SERVICE"']
+    env = " ".join(a for instr, a in final if instr == "ENV")
+    assert "SERVICE=${SERVICE}" in env and "PORT=${PORT}" in env
+    assert [a for instr, a in final if instr == "EXPOSE"] == ["${PORT}"]
+    # Everything it copies from the build context (deploy/demo) exists, for every service.
+    for name in SERVICES:
+        for stage in stages:
+            for instr, a in stage["instructions"]:
+                if instr == "COPY" and "--from=" not in a:
+                    for src in a.split()[:-1]:
+                        src = src.replace("${SERVICE}", name)
+                        assert (DEMO_DIR / src).exists(), (name, src)
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_compose_builds_each_service_from_the_one_recipe(name):
+    compose = yaml.safe_load((DEPLOY_DIR / "compose" / "docker-compose.yaml").read_text())
+    build = compose["services"][name]["build"]
+    assert build["dockerfile"] == "Dockerfile"
+    assert build["args"]["SERVICE"] == name
+    assert build["args"]["PORT"] == compose["services"][name]["environment"]["PORT"]
 
 
 def install_deps_packages() -> list[str]:
