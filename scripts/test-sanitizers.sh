@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The unit tests and the integration suite again, against an ASan+UBSan build (build-asan/):
+# any memory error or undefined behaviour aborts the daemon and fails the test that drove it.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+"$here/scripts/install-deps.sh"
+OTELITE_BUILD_DIR="$here/build-asan" "$here/scripts/build.sh" -DOTELITE_SANITIZE=address
+export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+echo "== unit tests (ASan+UBSan)"
+ctest --test-dir "$here/build-asan" --output-on-failure -j2
+echo "== integration tests (ASan+UBSan)"
+# The image test compares the Dockerfile's runtime libraries with the binary's: not this binary's.
+OTELITE_BIN="$here/build-asan/otelite" "$here/.venv/bin/python" -m pytest "$here/tests/integration" \
+  -q -p no:cacheprovider -k "not image_has_the_libraries"
