@@ -37,17 +37,6 @@ bool HexDecode(std::string_view hex, std::string* out) {
   return true;
 }
 
-std::string HexEncode(std::string_view raw) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(raw.size() * 2);
-  for (unsigned char c : raw) {
-    out += kDigits[c >> 4];
-    out += kDigits[c & 15];
-  }
-  return out;
-}
-
 // Rewrites id fields in place: hex -> base64 (decode direction) or base64 -> hex (encode).
 // Returns an error text for an id that is not valid hex.
 template <class Json>
@@ -73,7 +62,7 @@ std::string RewriteIds(Json& j, bool hex_to_base64) {
         } else {
           std::string raw;
           google::protobuf::Base64Unescape(text, &raw);
-          it.value() = HexEncode(raw);
+          it.value() = HexId(raw);
         }
       } else if (std::string err = RewriteIds(it.value(), hex_to_base64); !err.empty()) {
         return err;
@@ -142,6 +131,17 @@ std::string DecodeOtlpJson(std::string_view json, google::protobuf::Message* out
   auto status = google::protobuf::util::JsonStringToMessage(tree.dump(), out, options);
   if (!status.ok()) return std::string(status.message());
   return {};
+}
+
+std::string HexId(std::string_view raw) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(raw.size() * 2);
+  for (unsigned char c : raw) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 15];
+  }
+  return out;
 }
 
 std::string EncodeOtlpJson(const google::protobuf::Message& message, std::string* out) {

@@ -22,4 +22,7 @@ std::string DecodeOtlpJson(std::string_view json, google::protobuf::Message* out
 // (an AnyValue of about 30 nested arrays or maps), never returning truncated JSON.
 std::string EncodeOtlpJson(const google::protobuf::Message& message, std::string* out);
 
+// Lowercase hex of raw id bytes, as OTLP/JSON writes trace and span ids.
+std::string HexId(std::string_view raw);
+
 }  // namespace otelite

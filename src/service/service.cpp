@@ -33,7 +33,7 @@ void Service::Build() {
     const auto& e = config_.extensions.at(id);
     extensions_.push_back(
         static_cast<const ExtensionFactory*>(e.factory)->Create(settings_for(e), *e.config));
-    start_order_.push_back({"extension " + id.str(), extensions_.back().get()});
+    start_order_.push_back({"extension " + id.str(), extensions_.back().get(), true});
   }
 
   // Exporters: one instance per id, shared by every pipeline that names it.
@@ -114,7 +114,6 @@ std::string Service::Start() {
       Shutdown();
       return message;
     }
-    ++started_count_;
   }
   state_ = ServiceState::kReady;
   spdlog::info("otelite is ready: {} receivers, {} pipelines, {} exporters", receivers_.size(),
@@ -129,16 +128,13 @@ void Service::Shutdown() {
   Deadline deadline = Clock::now() + config_.shutdown_timeout;
   // Upstream first: receivers, then processors, then exporters; extensions last, so the health
   // check answers 503 for as long as the service drains.
-  for (size_t i = start_order_.size(); i-- > 0;) {
-    const Node& node = start_order_[i];
-    bool is_extension = node.label.rfind("extension ", 0) == 0;
-    if (is_extension) continue;
-    spdlog::debug("stopping {}", node.label);
-    node.component->Shutdown(deadline);
-  }
-  for (size_t i = start_order_.size(); i-- > 0;) {
-    const Node& node = start_order_[i];
-    if (node.label.rfind("extension ", 0) == 0) node.component->Shutdown(deadline);
+  for (bool extensions : {false, true}) {
+    for (size_t i = start_order_.size(); i-- > 0;) {
+      const Node& node = start_order_[i];
+      if (node.extension != extensions) continue;
+      spdlog::debug("stopping {}", node.label);
+      node.component->Shutdown(deadline);
+    }
   }
   telemetry_->Stop();
   state_ = ServiceState::kStopped;

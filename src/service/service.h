@@ -44,6 +44,7 @@ class Service : public Host {
   struct Node {
     std::string label;  // "exporter file/x", for logs
     Component* component;
+    bool extension = false;
   };
   void Build();
   Consumer* Own(std::unique_ptr<FanOut> fanout);
@@ -62,7 +63,6 @@ class Service : public Host {
   std::vector<std::unique_ptr<FanOut>> fanouts_;
   // In start order: extensions, exporters, processors (downstream first), receivers.
   std::vector<Node> start_order_;
-  size_t started_count_ = 0;
   bool shut_down_ = false;
 };
 

@@ -29,16 +29,6 @@ struct Config : ComponentConfig {
 
 namespace {
 
-std::string Hex(const std::string& raw) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : raw) {
-    out += kDigits[c >> 4];
-    out += kDigits[c & 15];
-  }
-  return out;
-}
-
 class DebugExporter : public Exporter {
  public:
   DebugExporter(const CreateSettings& settings, const Config& config)
@@ -94,8 +84,8 @@ class DebugExporter : public Exporter {
         for (const auto& rs : p.traces().resource_spans())
           for (const auto& ss : rs.scope_spans())
             for (const auto& span : ss.spans())
-              logger_->info("{} {} {} parent={}", span.name(), Hex(span.trace_id()),
-                            Hex(span.span_id()), Hex(span.parent_span_id()));
+              logger_->info("{} {} {} parent={}", span.name(), HexId(span.trace_id()),
+                            HexId(span.span_id()), HexId(span.parent_span_id()));
         break;
       case Signal::kMetrics:
         for (const auto& rm : p.metrics().resource_metrics())
@@ -107,7 +97,7 @@ class DebugExporter : public Exporter {
           for (const auto& sl : rl.scope_logs())
             for (const auto& r : sl.log_records())
               logger_->info("{} {} {}", r.severity_text(), r.body().string_value(),
-                            Hex(r.trace_id()));
+                            HexId(r.trace_id()));
         break;
     }
   }
