@@ -15,7 +15,8 @@ from typing import Any, Iterable
 
 import requests
 
-from harness import POLL, REPO_ROOT, attrs, json_logs, json_metrics, json_spans, otelite_binary
+from harness import (POLL, REPO_ROOT, attrs, json_logs, json_metrics, json_spans, otelite_binary,
+                     read_text_or_empty)
 
 DEPLOY_DIR = REPO_ROOT / "deploy"
 DEMO_DIR = DEPLOY_DIR / "demo"
@@ -92,10 +93,7 @@ class DemoService:
         return self
 
     def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_text_or_empty(self.log_path)
 
     def wait_ready(self, path: str = "/healthz", timeout: float = 30.0) -> None:
         assert self.proc is not None

@@ -183,6 +183,14 @@ def base_config(ports: Ports, out_path: Path, *, flush_interval: str = "100ms") 
 # the daemon
 
 
+def read_text_or_empty(path: Path) -> str:
+    """A process's log so far ("" before the process has written it)."""
+    try:
+        return path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
 class Otelite:
     """One otelite process started by this test run; stopped only through its own PID."""
 
@@ -287,10 +295,7 @@ class Otelite:
         return rc
 
     def stderr(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_text_or_empty(self.log_path)
 
     # -- endpoints
     @property
