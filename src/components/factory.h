@@ -18,6 +18,9 @@ class logger;
 namespace otelite {
 
 class Registry;
+namespace exporters::helper {
+struct ExporterHelperSettings;
+}
 
 // The parsed settings of one component. Each component type derives its own Config from this,
 // with the defaults as member initializers and a static Schema() listing every key.
@@ -94,6 +97,12 @@ class ExporterFactory : public Factory {
   virtual std::unique_ptr<Exporter> Create(const CreateSettings& settings,
                                            const ComponentConfig& config,
                                            SignalSet signals) const = 0;
+  // Network exporters return their sending_queue / retry_on_failure / timeout settings; the
+  // others (file, debug) get an in-memory queue with one consumer and no retry.
+  virtual const exporters::helper::ExporterHelperSettings* HelperSettings(
+      const ComponentConfig& config) const {
+    return nullptr;
+  }
 };
 
 class ExtensionFactory : public Factory {

@@ -24,6 +24,8 @@ class Host {
   virtual Clock::time_point started_at() const = 0;
   // A component that can no longer work after start-up asks the service to stop.
   virtual void ReportFatalError(const ComponentId& id, const std::string& message) = 0;
+  // The started extension with this id (e.g. a storage extension), or nullptr.
+  virtual class Component* GetExtension(const ComponentId& id) { return nullptr; }
 };
 
 // The lifecycle of every component.

@@ -33,6 +33,7 @@ void Service::Build() {
     const auto& e = config_.extensions.at(id);
     extensions_.push_back(
         static_cast<const ExtensionFactory*>(e.factory)->Create(settings_for(e), *e.config));
+    extension_by_id_[id] = extensions_.back().get();
     start_order_.push_back({"extension " + id.str(), extensions_.back().get(), true});
   }
 
@@ -138,6 +139,11 @@ void Service::Shutdown() {
   }
   telemetry_->Stop();
   state_ = ServiceState::kStopped;
+}
+
+Component* Service::GetExtension(const ComponentId& id) {
+  auto it = extension_by_id_.find(id);
+  return it == extension_by_id_.end() ? nullptr : it->second;
 }
 
 void Service::ReportFatalError(const ComponentId& id, const std::string& message) {

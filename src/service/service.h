@@ -1,5 +1,6 @@
 #pragma once
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +37,7 @@ class Service : public Host {
   ServiceState state() const override { return state_.load(); }
   Clock::time_point started_at() const override { return started_at_; }
   void ReportFatalError(const ComponentId& id, const std::string& message) override;
+  Component* GetExtension(const ComponentId& id) override;
 
   // Called (once) when a component reports a fatal error; main uses it to stop.
   void set_on_fatal(std::function<void()> f) { on_fatal_ = std::move(f); }
@@ -57,6 +59,7 @@ class Service : public Host {
   std::atomic<bool> fatal_reported_{false};
 
   std::vector<std::unique_ptr<Extension>> extensions_;
+  std::map<ComponentId, Extension*> extension_by_id_;
   std::vector<std::unique_ptr<exporters::QueuedExporter>> exporters_;
   std::vector<std::unique_ptr<Processor>> processors_;
   std::vector<std::unique_ptr<Receiver>> receivers_;
