@@ -4,6 +4,8 @@
 
 namespace otelite {
 namespace receivers::otlp { void Register(Registry&); }
+namespace processors::batch { void Register(Registry&); }
+namespace processors::memory_limiter { void Register(Registry&); }
 namespace exporters::file { void Register(Registry&); }
 namespace exporters::debug { void Register(Registry&); }
 namespace extensions::health_check { void Register(Registry&); }
@@ -12,6 +14,8 @@ const Registry& BuiltinRegistry() {
   static const Registry registry = [] {
     Registry r;
     receivers::otlp::Register(r);
+    processors::batch::Register(r);
+    processors::memory_limiter::Register(r);
     exporters::file::Register(r);
     exporters::debug::Register(r);
     extensions::health_check::Register(r);

@@ -1,5 +1,11 @@
 #include "pdata/payload.h"
 
+#include <google/protobuf/arena.h>
+
+#include <optional>
+
+#include "core/memory_budget.h"
+
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
@@ -56,15 +62,33 @@ size_t CountItems(Signal signal, const google::protobuf::Message& request) {
 }
 
 Payload::Payload(Signal signal, std::unique_ptr<google::protobuf::Message> message,
-                 std::string wire_bytes)
-    : signal_(signal), message_(std::move(message)), items_(CountItems(signal, *message_)) {
+                 std::string wire_bytes, std::shared_ptr<const ClientMetadata> metadata)
+    : signal_(signal),
+      items_(CountItems(signal, *message)),
+      metadata_(std::move(metadata)),
+      message_(std::move(message)) {
+  std::call_once(message_once_, [] {});
+  Charge(message_->SpaceUsedLong());
   if (!wire_bytes.empty()) {
     serialized_ = std::move(wire_bytes);
     std::call_once(serialized_once_, [] {});
+    Charge(serialized_.capacity());
   }
 }
 
-Payload::~Payload() = default;
+Payload::Payload(WireTag, Signal signal, std::string bytes, size_t items,
+                 std::shared_ptr<const ClientMetadata> metadata)
+    : signal_(signal), items_(items), metadata_(std::move(metadata)), serialized_(std::move(bytes)) {
+  std::call_once(serialized_once_, [] {});
+  Charge(serialized_.capacity());
+}
+
+Payload::~Payload() { MemoryBudget::Process().Release(charged_.load(std::memory_order_relaxed)); }
+
+void Payload::Charge(size_t bytes) const {
+  charged_.fetch_add(bytes, std::memory_order_relaxed);
+  MemoryBudget::Process().Charge(bytes);
+}
 
 std::unique_ptr<google::protobuf::Message> Payload::NewRequest(Signal signal) {
   switch (signal) {
@@ -75,21 +99,62 @@ std::unique_ptr<google::protobuf::Message> Payload::NewRequest(Signal signal) {
   return nullptr;
 }
 
-std::shared_ptr<const Payload> Payload::Parse(Signal signal, std::string bytes) {
-  auto message = NewRequest(signal);
-  if (!message->ParseFromString(bytes)) return nullptr;
-  return std::make_shared<const Payload>(signal, std::move(message), std::move(bytes));
+namespace {
+
+// Decodes into an arena (one allocation block, freed at once) only to validate and count.
+template <class Request>
+std::optional<size_t> ValidateAndCount(Signal signal, const std::string& bytes) {
+  google::protobuf::Arena arena;
+  auto* request = google::protobuf::Arena::CreateMessage<Request>(&arena);
+  if (!request->ParseFromString(bytes)) return std::nullopt;
+  return CountItems(signal, *request);
 }
 
-const TracesRequest& Payload::traces() const { return static_cast<const TracesRequest&>(*message_); }
-const MetricsRequest& Payload::metrics() const {
-  return static_cast<const MetricsRequest&>(*message_);
+}  // namespace
+
+std::shared_ptr<const Payload> Payload::Parse(Signal signal, std::string bytes,
+                                              std::shared_ptr<const ClientMetadata> metadata) {
+  std::optional<size_t> items;
+  switch (signal) {
+    case Signal::kTraces: items = ValidateAndCount<TracesRequest>(signal, bytes); break;
+    case Signal::kMetrics: items = ValidateAndCount<MetricsRequest>(signal, bytes); break;
+    case Signal::kLogs: items = ValidateAndCount<LogsRequest>(signal, bytes); break;
+  }
+  if (!items) return nullptr;
+  return FromWire(signal, std::move(bytes), *items, std::move(metadata));
 }
-const LogsRequest& Payload::logs() const { return static_cast<const LogsRequest&>(*message_); }
+
+std::shared_ptr<const Payload> Payload::FromWire(Signal signal, std::string bytes, size_t items,
+                                                 std::shared_ptr<const ClientMetadata> metadata) {
+  return std::make_shared<const Payload>(WireTag{}, signal, std::move(bytes), items,
+                                         std::move(metadata));
+}
+
+const google::protobuf::Message& Payload::message() const {
+  std::call_once(message_once_, [this] {
+    auto message = NewRequest(signal_);
+    // The bytes were validated (or built from validated requests) before the payload was made.
+    message->ParseFromString(serialized_);
+    Charge(message->SpaceUsedLong());
+    message_ = std::move(message);
+  });
+  return *message_;
+}
+
+const TracesRequest& Payload::traces() const { return static_cast<const TracesRequest&>(message()); }
+const MetricsRequest& Payload::metrics() const {
+  return static_cast<const MetricsRequest&>(message());
+}
+const LogsRequest& Payload::logs() const { return static_cast<const LogsRequest&>(message()); }
 
 const std::string& Payload::serialized() const {
-  std::call_once(serialized_once_, [this] { message_->SerializeToString(&serialized_); });
+  std::call_once(serialized_once_, [this] {
+    message_->SerializeToString(&serialized_);
+    Charge(serialized_.capacity());
+  });
   return serialized_;
 }
+
+size_t Payload::wire_size() const { return serialized().size(); }
 
 }  // namespace otelite

@@ -46,10 +46,13 @@ void Service::Build() {
   for (const auto& [id, signals] : exporter_signals) {
     const auto& e = config_.exporters.at(id);
     auto settings = settings_for(e);
-    auto exporter =
-        static_cast<const ExporterFactory*>(e.factory)->Create(settings, *e.config, signals);
+    const auto* factory = static_cast<const ExporterFactory*>(e.factory);
+    auto exporter = factory->Create(settings, *e.config, signals);
+    const auto* helper = factory->HelperSettings(*e.config);
     exporters_.push_back(std::make_unique<exporters::QueuedExporter>(
-        settings, std::move(exporter), exporters::QueuedExporter::Options{}));
+        settings, std::move(exporter),
+        helper ? exporters::QueuedExporter::Options::From(*helper)
+               : exporters::QueuedExporter::Options{}));
     exporter_by_id[id] = exporters_.back().get();
     start_order_.push_back({"exporter " + id.str(), exporters_.back().get()});
   }

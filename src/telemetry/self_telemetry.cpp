@@ -3,6 +3,7 @@
 #include <prometheus/collectable.h>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 #include <sys/resource.h>
@@ -198,8 +199,60 @@ SelfTelemetry::ExporterCounters SelfTelemetry::ForExporter(const ComponentId& id
   return c;
 }
 
+prometheus::Counter* SelfTelemetry::Counter(const std::string& name, const std::string& help,
+                                            const Labels& labels) {
+  std::lock_guard lock(dynamic_mu_);
+  auto& family = dynamic_families_[name];
+  if (family == nullptr) {
+    family = &prometheus::BuildCounter().Name(name).Help(help).Register(*registry_);
+  }
+  return &static_cast<Family<prometheus::Counter>*>(family)->Add(
+      prometheus::Labels(labels.begin(), labels.end()));
+}
+
+prometheus::Gauge* SelfTelemetry::Gauge(const std::string& name, const std::string& help,
+                                        const Labels& labels) {
+  std::lock_guard lock(dynamic_mu_);
+  auto& family = dynamic_families_[name];
+  if (family == nullptr) {
+    family = &prometheus::BuildGauge().Name(name).Help(help).Register(*registry_);
+  }
+  return &static_cast<Family<prometheus::Gauge>*>(family)->Add(
+      prometheus::Labels(labels.begin(), labels.end()));
+}
+
+prometheus::Histogram* SelfTelemetry::Histogram(const std::string& name, const std::string& help,
+                                                const Labels& labels,
+                                                const std::vector<double>& buckets) {
+  std::lock_guard lock(dynamic_mu_);
+  auto& family = dynamic_families_[name];
+  if (family == nullptr) {
+    family = &prometheus::BuildHistogram().Name(name).Help(help).Register(*registry_);
+  }
+  return &static_cast<Family<prometheus::Histogram>*>(family)->Add(
+      prometheus::Labels(labels.begin(), labels.end()), buckets);
+}
+
+std::array<prometheus::Counter*, kSignalCount> SelfTelemetry::SignalCounters(
+    const std::string& prefix, const std::string& help, const Labels& labels) {
+  std::array<prometheus::Counter*, kSignalCount> out{};
+  for (Signal s : kAllSignals) {
+    out[size_t(s)] = Counter(prefix + "_" + std::string(SignalItemName(s)) + "_total",
+                             help + " (" + std::string(SignalItemName(s)) + ")", labels);
+  }
+  return out;
+}
+
 void Add(prometheus::Counter* counter, double n) {
   if (counter != nullptr && n > 0) counter->Increment(n);
+}
+
+void Set(prometheus::Gauge* gauge, double value) {
+  if (gauge != nullptr) gauge->Set(value);
+}
+
+void Observe(prometheus::Histogram* histogram, double value) {
+  if (histogram != nullptr) histogram->Observe(value);
 }
 
 }  // namespace otelite

@@ -1,6 +1,9 @@
 #pragma once
 #include <array>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -10,6 +13,7 @@
 namespace prometheus {
 class Counter;
 class Gauge;
+class Histogram;
 class Registry;
 }  // namespace prometheus
 
@@ -50,12 +54,28 @@ class SelfTelemetry {
   };
   ExporterCounters ForExporter(const ComponentId& id);
 
+  // Any other metric, by name and labels (the family is created on first use). Counter names
+  // carry their `_total` suffix. Thread-safe.
+  using Labels = std::map<std::string, std::string>;
+  prometheus::Counter* Counter(const std::string& name, const std::string& help,
+                               const Labels& labels);
+  prometheus::Gauge* Gauge(const std::string& name, const std::string& help,
+                           const Labels& labels);
+  prometheus::Histogram* Histogram(const std::string& name, const std::string& help,
+                                   const Labels& labels, const std::vector<double>& buckets);
+  // The three counters of a per-signal family: `<prefix>_{spans,metric_points,log_records}_total`.
+  std::array<prometheus::Counter*, kSignalCount> SignalCounters(const std::string& prefix,
+                                                                const std::string& help,
+                                                                const Labels& labels);
+
   prometheus::Registry& registry() { return *registry_; }
 
  private:
   struct Families;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<Families> families_;
+  std::mutex dynamic_mu_;
+  std::map<std::string, void*> dynamic_families_;
   struct Endpoint;
   std::shared_ptr<void> process_collector_;
   std::unique_ptr<Endpoint> endpoint_;
@@ -63,5 +83,7 @@ class SelfTelemetry {
 
 // Adds `n` to a counter (a null counter is ignored, so components work without telemetry).
 void Add(prometheus::Counter* counter, double n);
+void Set(prometheus::Gauge* gauge, double value);
+void Observe(prometheus::Histogram* histogram, double value);
 
 }  // namespace otelite

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <random>
 #include <sstream>
@@ -86,7 +87,13 @@ class FakeHost : public Host {
     fatal_errors.push_back(id.str() + ": " + message);
   }
 
+  Component* GetExtension(const ComponentId& id) override {
+    auto it = extensions.find(id);
+    return it == extensions.end() ? nullptr : it->second;
+  }
+
   std::vector<std::string> fatal_errors;
+  std::map<ComponentId, Component*> extensions;
 
  private:
   SelfTelemetry telemetry_;

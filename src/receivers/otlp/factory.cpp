@@ -17,11 +17,13 @@ class OtlpReceiver : public Receiver {
   OtlpReceiver(const CreateSettings& settings, const Config& config,
                const SignalConsumers& consumers) {
     if (config.protocols.grpc) {
-      grpc_intake_ = std::make_unique<Intake>(settings, consumers, "grpc");
+      grpc_intake_ = std::make_unique<Intake>(settings, consumers, "grpc",
+                                              config.protocols.grpc->include_metadata);
       grpc_ = std::make_unique<GrpcServer>(*config.protocols.grpc, *grpc_intake_);
     }
     if (config.protocols.http) {
-      http_intake_ = std::make_unique<Intake>(settings, consumers, "http");
+      http_intake_ = std::make_unique<Intake>(settings, consumers, "http",
+                                              config.protocols.http->include_metadata);
       handler_ = std::make_unique<HttpHandler>(*config.protocols.http, *http_intake_);
       net::HttpServer::Options options;
       options.endpoint = config.protocols.http->endpoint;

@@ -37,14 +37,26 @@ grpc::Status ToGrpcStatus(const Status& s) {
   return {grpc::StatusCode::UNAVAILABLE, s.message(), detail.SerializeAsString()};
 }
 
-grpc::Status Handle(Intake& intake, Signal signal, const grpc::ByteBuffer& request,
-                    grpc::ByteBuffer* response) {
+grpc::Status Handle(Intake& intake, Signal signal, grpc::CallbackServerContext& context,
+                    const grpc::ByteBuffer& request, grpc::ByteBuffer* response) {
+  // The bytes are in gRPC's buffers already (bounded by max_recv_msg_size_mib); check the budget
+  // before copying and decoding them.
+  if (Status admit = intake.Admit(request.Length()); !admit.ok()) return ToGrpcStatus(admit);
+  std::shared_ptr<ClientMetadata> metadata;
+  if (intake.include_metadata()) {
+    metadata = std::make_shared<ClientMetadata>();
+    for (const auto& [key, value] : context.client_metadata()) {
+      std::string k(key.data(), key.size());
+      if (k.ends_with("-bin")) continue;
+      (*metadata)[k].emplace_back(value.data(), value.size());
+    }
+  }
   std::vector<grpc::Slice> slices;
   if (!request.Dump(&slices).ok()) return {grpc::StatusCode::INTERNAL, "cannot read request"};
   std::string bytes;
   bytes.reserve(request.Length());
   for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  Batch batch = Payload::Parse(signal, std::move(bytes));
+  Batch batch = Payload::Parse(signal, std::move(bytes), std::move(metadata));
   if (!batch) {
     return {grpc::StatusCode::INVALID_ARGUMENT,
             "the request is not a valid " + std::string(SignalName(signal)) + " export request"};
@@ -63,7 +75,7 @@ class RawExportService
                                    const grpc::ByteBuffer* request,
                                    grpc::ByteBuffer* response) override {
     auto* reactor = context->DefaultReactor();
-    reactor->Finish(Handle(intake_, signal_, *request, response));
+    reactor->Finish(Handle(intake_, signal_, *context, *request, response));
     return reactor;
   }
 

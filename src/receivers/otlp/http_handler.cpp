@@ -128,6 +128,17 @@ HttpHandler::Encoding HttpHandler::ReplyEncoding(const net::HttpRequest& request
                                                                     : Encoding::kJson;
 }
 
+net::HttpResponse HttpHandler::Refusal(const Status& status, Encoding encoding,
+                                       const net::HttpRequest& request) const {
+  if (!status.retryable()) {
+    return Error(400, kGrpcInvalidArgument, status.message(), encoding, request);
+  }
+  auto r = Error(503, kGrpcUnavailable, status.message(), encoding, request);
+  auto seconds = (status.throttle().count() + 999) / 1000;
+  if (seconds > 0) r.Set("Retry-After", std::to_string(seconds));
+  return r;
+}
+
 net::HttpResponse HttpHandler::OnBodyTooLarge(const net::HttpRequest& head, uint64_t limit) {
   return Error(413, kGrpcResourceExhausted,
                "request body is over the limit of " + std::to_string(limit) + " bytes",
@@ -174,6 +185,10 @@ std::optional<net::HttpResponse> HttpHandler::OnHeaders(const net::HttpRequest& 
                        std::to_string(body_limit),
                    reply, head);
     }
+    // The memory budget is checked before the body is read.
+    if (Status admit = intake_.Admit(n); !admit.ok()) return Refusal(admit, reply, head);
+  } else if (Status admit = intake_.Admit(0); !admit.ok()) {
+    return Refusal(admit, reply, head);
   }
   return std::nullopt;
 }
@@ -203,9 +218,14 @@ net::HttpResponse HttpHandler::OnRequest(net::HttpRequest& request) {
     body = std::move(request.body);
   }
 
+  std::shared_ptr<ClientMetadata> metadata;
+  if (intake_.include_metadata()) {
+    metadata = std::make_shared<ClientMetadata>();
+    for (const auto& [name, value] : request.headers) (*metadata)[name].push_back(value);
+  }
   Batch batch;
   if (encoding == Encoding::kProtobuf) {
-    batch = Payload::Parse(signal, std::move(body));
+    batch = Payload::Parse(signal, std::move(body), metadata);
     if (!batch) {
       return Error(400, kGrpcInvalidArgument,
                    "the body is not a valid protobuf " + std::string(SignalName(signal)) +
@@ -217,19 +237,11 @@ net::HttpResponse HttpHandler::OnRequest(net::HttpRequest& request) {
     if (std::string err = DecodeOtlpJson(body, message.get()); !err.empty()) {
       return Error(400, kGrpcInvalidArgument, "invalid OTLP/JSON: " + err, encoding, request);
     }
-    batch = std::make_shared<const Payload>(signal, std::move(message));
+    batch = std::make_shared<const Payload>(signal, std::move(message), std::string(), metadata);
   }
 
   Status status = intake_.Accept(std::move(batch));
-  if (!status.ok()) {
-    if (!status.retryable()) {
-      return Error(400, kGrpcInvalidArgument, status.message(), encoding, request);
-    }
-    auto r = Error(503, kGrpcUnavailable, status.message(), encoding, request);
-    auto seconds = (status.throttle().count() + 999) / 1000;
-    if (seconds > 0) r.Set("Retry-After", std::to_string(seconds));
-    return r;
-  }
+  if (!status.ok()) return Refusal(status, encoding, request);
   net::HttpResponse r;
   r.status = 200;
   // An empty Export*ServiceResponse: no bytes in protobuf, {} in JSON.

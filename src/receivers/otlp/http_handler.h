@@ -30,6 +30,9 @@ class HttpHandler : public net::HttpHandler {
   net::HttpResponse Error(int http_status, int grpc_code, const std::string& message,
                           Encoding encoding, const net::HttpRequest& request) const;
   void AddCors(const net::HttpRequest& request, net::HttpResponse& response) const;
+  // 503 + Retry-After for a retryable refusal, 400 for a permanent one.
+  net::HttpResponse Refusal(const Status& status, Encoding encoding,
+                            const net::HttpRequest& request) const;
 
   HttpConfig config_;
   Intake& intake_;

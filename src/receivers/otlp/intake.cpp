@@ -1,13 +1,27 @@
 #include "receivers/otlp/intake.h"
 
+#include "core/memory_budget.h"
+
 namespace otelite::receivers::otlp {
 
 Intake::Intake(const CreateSettings& settings, const SignalConsumers& consumers,
-               std::string transport)
-    : consumers_(consumers), transport_(std::move(transport)) {
+               std::string transport, bool include_metadata)
+    : consumers_(consumers), transport_(std::move(transport)), include_metadata_(include_metadata) {
   if (settings.telemetry != nullptr) {
     counters_ = settings.telemetry->ForReceiver(settings.id, transport_);
+    refused_requests_ = settings.telemetry->Counter(
+        "otelite_receiver_refused_requests_total",
+        "Requests refused before their body was read or decoded, because the memory limit was "
+        "reached (their items are not known, so they are not in otelcol_receiver_refused_*)",
+        {{"receiver", settings.id.str()}, {"transport", transport_}, {"reason", "memory_limit"}});
   }
+}
+
+Status Intake::Admit(size_t bytes) noexcept {
+  MemoryBudget& budget = MemoryBudget::Process();
+  if (budget.Admit(bytes)) return Status::Ok();
+  Add(refused_requests_, 1);
+  return Status::Retryable("data refused due to high memory usage", budget.retry_after());
 }
 
 Status Intake::Accept(Batch batch) noexcept {
