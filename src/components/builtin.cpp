@@ -7,6 +7,7 @@ namespace receivers::otlp { void Register(Registry&); }
 namespace exporters::file { void Register(Registry&); }
 namespace exporters::debug { void Register(Registry&); }
 namespace extensions::health_check { void Register(Registry&); }
+namespace extensions::file_storage { void Register(Registry&); }
 
 const Registry& BuiltinRegistry() {
   static const Registry registry = [] {
@@ -15,6 +16,7 @@ const Registry& BuiltinRegistry() {
     exporters::file::Register(r);
     exporters::debug::Register(r);
     extensions::health_check::Register(r);
+    extensions::file_storage::Register(r);
     return r;
   }();
   return registry;
