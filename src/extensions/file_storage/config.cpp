@@ -16,8 +16,8 @@ const config::Schema<CompactionConfig>& CompactionConfig::Schema() {
   static const auto s =
       config::Schema<CompactionConfig>()
           .Field("directory", &CompactionConfig::directory,
-                 "otelcol's directory for temporary compaction files; LevelDB compacts in place, "
-                 "so here only cleanup_on_start looks there (default: the same as directory)")
+                 "where a compaction builds the compacted copy of a database before swapping it "
+                 "in (default: the same as directory)")
           .Field("on_start", &CompactionConfig::on_start,
                  "compact every database when a component opens it at start-up")
           .Field("on_rebound", &CompactionConfig::on_rebound,
@@ -30,13 +30,13 @@ const config::Schema<CompactionConfig>& CompactionConfig::Schema() {
                  &CompactionConfig::rebound_trigger_threshold_mib,
                  "MiB of live data below which a marked database is compacted", config::AtLeast(0))
           .Field("max_transaction_size", &CompactionConfig::max_transaction_size,
-                 "otelcol's items per compaction transaction; accepted and unused (LevelDB "
-                 "compacts in the background without one big transaction)",
+                 "entries per write batch when a compaction copies a database; 0: one batch",
                  config::AtLeast(0))
           .Field("check_interval", &CompactionConfig::check_interval,
                  "how often the rebound conditions are checked", config::NonNegative())
           .Field("cleanup_on_start", &CompactionConfig::cleanup_on_start,
-                 "remove otelcol's leftover tempdb* files from compaction.directory at start")
+                 "remove tempdb* leftovers of compactions killed mid-way from compaction.directory "
+                 "at start")
           .Check([](const CompactionConfig& c, const config::Checker& check) {
             if (c.on_rebound && c.check_interval.count() <= 0) {
               check.Error("check_interval",

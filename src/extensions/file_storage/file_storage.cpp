@@ -121,9 +121,9 @@ class FileStorage : public StorageExtension {
   ~FileStorage() override { Shutdown(Clock::now()); }
 
   std::string Start(Host&) override {
-    // LevelDB compacts in place: compaction.directory only matters to cleanup_on_start.
+    const CompactionConfig& c = config_.compaction;
     std::vector<std::pair<std::string, std::string>> dirs = {{config_.directory, "directory"}};
-    if (config_.compaction.cleanup_on_start &&
+    if ((c.on_start || c.on_rebound || c.cleanup_on_start) &&
         config_.CompactionDirectory() != config_.directory) {
       dirs.emplace_back(config_.CompactionDirectory(), "compaction.directory");
     }
@@ -177,6 +177,8 @@ class FileStorage : public StorageExtension {
     options.fsync = config_.fsync;
     options.lock_timeout = config_.timeout;
     options.recreate = config_.recreate;
+    options.compaction_directory = config_.CompactionDirectory();
+    options.max_transaction_size = config_.compaction.max_transaction_size;
     std::unique_ptr<Store> opened;
     if (std::string err = Store::Open(path, options, logger_, &opened); !err.empty()) {
       *error = id_.str() + ": " + err;
@@ -200,7 +202,10 @@ class FileStorage : public StorageExtension {
   void CompactLogged(Store& store, const char* why) {
     uint64_t before = store.DiskBytes();
     auto started = Clock::now();
-    store.Compact();
+    if (std::string err = store.Compact(); !err.empty()) {
+      if (logger_) logger_->error("{} ({})", err, why);
+      return;
+    }
     uint64_t after = store.DiskBytes();
     if (logger_) {
       logger_->info("compacted database \"{}\" ({}): {} -> {} bytes in {} ms", store.path(), why,
@@ -210,15 +215,15 @@ class FileStorage : public StorageExtension {
     }
   }
 
-  // Removes what otelcol's bbolt compaction leaves behind when killed mid-way (tempdb*).
+  // Removes what a compaction killed mid-way leaves behind (tempdb*): otelcol's bbolt files and
+  // this extension's LevelDB directories.
   void CleanupTempFiles() {
     std::error_code ec;
     for (const auto& entry :
          std::filesystem::directory_iterator(config_.CompactionDirectory(), ec)) {
       if (!entry.path().filename().string().starts_with(kTempDbPrefix)) continue;
-      if (!entry.is_regular_file(ec)) continue;
       std::error_code rm;
-      std::filesystem::remove(entry.path(), rm);
+      std::filesystem::remove_all(entry.path(), rm);
       if (logger_) {
         if (rm) {
           logger_->info("cleanup: cannot remove {}: {}", entry.path().string(), rm.message());
