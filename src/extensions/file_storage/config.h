@@ -1,7 +1,6 @@
 #pragma once
 // The settings of the file_storage extension: the keys, names and defaults of otelcol-contrib's
-// file_storage. Keys that only mean something to otelcol's bbolt files are accepted; README.md says
-// what each does here.
+// file_storage; README.md says what each does on top of LevelDB.
 #include <cstdint>
 #include <string>
 
@@ -15,7 +14,7 @@ inline constexpr char kDefaultDirectoryPermissions[] = "0750";
 inline constexpr int64_t kDefaultMaxTransactionSize = 65536;
 inline constexpr int64_t kDefaultReboundNeededThresholdMiB = 100;
 inline constexpr int64_t kDefaultReboundTriggerThresholdMiB = 10;
-// What otelcol's compaction leaves behind in compaction.directory when it is killed mid-way.
+// The prefix of compaction copies in compaction.directory (otelcol's bbolt files and ours).
 inline constexpr char kTempDbPrefix[] = "tempdb";
 
 struct CompactionConfig {
