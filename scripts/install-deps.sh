@@ -10,6 +10,7 @@ DEB_PACKAGES=(
   libboost-dev libyaml-cpp-dev prometheus-cpp-dev libspdlog-dev libfmt-dev
   libzstd-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
   libconcurrentqueue-dev libcli11-dev nlohmann-json3-dev
+  libleveldb-dev libsnappy-dev
   python3-venv curl zstd
 )
 

@@ -9,6 +9,7 @@ namespace processors::memory_limiter { void Register(Registry&); }
 namespace exporters::file { void Register(Registry&); }
 namespace exporters::debug { void Register(Registry&); }
 namespace extensions::health_check { void Register(Registry&); }
+namespace extensions::file_storage { void Register(Registry&); }
 
 const Registry& BuiltinRegistry() {
   static const Registry registry = [] {
@@ -19,6 +20,7 @@ const Registry& BuiltinRegistry() {
     exporters::file::Register(r);
     exporters::debug::Register(r);
     extensions::health_check::Register(r);
+    extensions::file_storage::Register(r);
     return r;
   }();
   return registry;

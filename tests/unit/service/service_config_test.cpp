@@ -130,7 +130,7 @@ TEST(ServiceConfig, UnknownComponentTypeListsSupportedTypes) {
                           "config.yaml:10: exporters.prometheus: unknown exporter type "
                           "\"prometheus\" (supported: debug, file)",
                           "config.yaml:12: extensions.pprof: unknown extension type \"pprof\" "
-                          "(supported: health_check)"));
+                          "(supported: file_storage, health_check)"));
 }
 
 TEST(ServiceConfig, UnknownKeyInComponentSettings) {
