@@ -28,7 +28,7 @@ const config::Schema<ResourceConstantLabelsConfig>& ResourceConstantLabelsConfig
 const config::Schema<Config>& Config::Schema() {
   static const auto s = config::Schema<Config>()
       .Field("endpoint", &Config::endpoint,
-             "host:port to serve /metrics on (required, as in otelcol)", config::HostPort())
+             "host:port to serve /metrics on (required, as in otelcol)")
       .Field("namespace", &Config::namespace_, "prefix of every metric name (namespace_name)")
       .Field("const_labels", &Config::const_labels, "labels added to every series")
       .Field("send_timestamps", &Config::send_timestamps,
@@ -54,7 +54,11 @@ const config::Schema<Config>& Config::Schema() {
              "resource attributes as labels, chosen by key (over "
              "resource_to_telemetry_conversion)")
       .Check([](const Config& c, const config::Checker& check) {
-        if (c.endpoint.empty()) check.Error("endpoint", "endpoint must be set (host:port)");
+        if (c.endpoint.empty()) {
+          check.Error("endpoint", "endpoint must be set (host:port)");
+        } else if (std::string why = config::HostPort()(c.endpoint); !why.empty()) {
+          check.Error("endpoint", why);
+        }
         if (c.metric_expiration.count() <= 0) {
           check.Error("metric_expiration", "metric_expiration must be positive");
         }
@@ -65,6 +69,57 @@ const config::Schema<Config>& Config::Schema() {
         }
       });
   return s;
+}
+
+namespace {
+
+// A key matches a pattern where each * stands for any run of characters.
+bool WildcardMatch(std::string_view pattern, std::string_view key) {
+  size_t p = 0, k = 0, star = std::string_view::npos, mark = 0;
+  while (k < key.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = k;
+    } else if (p < pattern.size() && pattern[p] == key[k]) {
+      ++p;
+      ++k;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      k = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+bool IsServiceAttribute(const std::string& key) {
+  return key == "service.name" || key == "service.namespace" || key == "service.instance.id";
+}
+
+}  // namespace
+
+std::function<bool(const std::string&)> ResourceLabelSelector(const Config& c) {
+  if (c.resource_constant_labels) {
+    auto sel = *c.resource_constant_labels;
+    if (sel.included.empty() && sel.excluded.empty()) return nullptr;
+    return [sel](const std::string& key) {
+      auto any = [&](const std::vector<std::string>& patterns) {
+        for (const auto& p : patterns) {
+          if (WildcardMatch(p, key)) return true;
+        }
+        return false;
+      };
+      if (any(sel.excluded)) return false;
+      return sel.included.empty() || any(sel.included);
+    };
+  }
+  if (c.resource_to_telemetry_conversion.enabled) {
+    bool exclude = c.resource_to_telemetry_conversion.exclude_service_attributes;
+    return [exclude](const std::string& key) { return !exclude || !IsServiceAttribute(key); };
+  }
+  return nullptr;
 }
 
 bool Config::WithSuffixes() const {

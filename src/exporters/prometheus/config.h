@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -52,6 +53,10 @@ struct Config : ComponentConfig {
   bool WithSuffixes() const;
   bool Utf8Allowed() const;
 };
+
+// Which resource attributes become labels of every series, from resource_constant_labels (when
+// set) or resource_to_telemetry_conversion; nullptr when none do.
+std::function<bool(const std::string& key)> ResourceLabelSelector(const Config& config);
 
 void Register(Registry& registry);
 

@@ -14,53 +14,6 @@ namespace otelite::exporters::prometheus {
 
 namespace {
 
-// A key matches a pattern where each * stands for any run of characters.
-bool WildcardMatch(std::string_view pattern, std::string_view key) {
-  size_t p = 0, k = 0, star = std::string_view::npos, mark = 0;
-  while (k < key.size()) {
-    if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      mark = k;
-    } else if (p < pattern.size() && pattern[p] == key[k]) {
-      ++p;
-      ++k;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      k = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
-}
-
-bool IsServiceAttribute(const std::string& key) {
-  return key == "service.name" || key == "service.namespace" || key == "service.instance.id";
-}
-
-std::function<bool(const std::string&)> ResourceLabelSelector(const Config& c) {
-  if (c.resource_constant_labels) {
-    auto sel = *c.resource_constant_labels;
-    if (sel.included.empty() && sel.excluded.empty()) return nullptr;
-    return [sel](const std::string& key) {
-      auto any = [&](const std::vector<std::string>& patterns) {
-        for (const auto& p : patterns) {
-          if (WildcardMatch(p, key)) return true;
-        }
-        return false;
-      };
-      if (any(sel.excluded)) return false;
-      return sel.included.empty() || any(sel.included);
-    };
-  }
-  if (c.resource_to_telemetry_conversion.enabled) {
-    bool exclude = c.resource_to_telemetry_conversion.exclude_service_attributes;
-    return [exclude](const std::string& key) { return !exclude || !IsServiceAttribute(key); };
-  }
-  return nullptr;
-}
-
 ExpositionOptions OptionsFrom(const Config& c) {
   ExpositionOptions o;
   o.naming.namespace_ = c.namespace_;
