@@ -12,6 +12,7 @@ DEB_PACKAGES=(
   libconcurrentqueue-dev libcli11-dev nlohmann-json3-dev
   libleveldb-dev libsnappy-dev
   python3-venv curl zstd
+  prometheus
 )
 
 missing=()
@@ -22,6 +23,15 @@ if ((${#missing[@]})); then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   echo "installing Debian packages: ${missing[*]}"
   $SUDO apt-get update -qq
+  # Debian's prometheus package starts a system service on 0.0.0.0:9090 when installed; the
+  # tests run their own on loopback, so package scripts may not start services (policy-rc.d
+  # exit 101), and the policy is removed again if this script put it there.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" > /dev/null
+    $SUDO chmod 755 "$policy"
+    trap '$SUDO rm -f "$policy"' EXIT
+  fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 

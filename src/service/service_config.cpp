@@ -326,6 +326,14 @@ void CheckPortConflicts(const ConfNode& root, const ServiceConfig& cfg, Errors& 
     auto a = e.factory->Endpoints(*e.config, e.path);
     addresses.insert(addresses.end(), a.begin(), a.end());
   }
+  // Exporters that listen (the prometheus exporter serves its own endpoint).
+  std::set<ComponentId> used_exporters;
+  for (const auto& p : cfg.pipelines) used_exporters.insert(p.exporters.begin(), p.exporters.end());
+  for (const auto& id : used_exporters) {
+    const auto& e = cfg.exporters.at(id);
+    auto a = e.factory->Endpoints(*e.config, e.path);
+    addresses.insert(addresses.end(), a.begin(), a.end());
+  }
   for (const auto& id : cfg.enabled_extensions) {
     const auto& e = cfg.extensions.at(id);
     auto a = e.factory->Endpoints(*e.config, e.path);

@@ -102,3 +102,25 @@ def module_otelite(otelite_bin, tmp_path_factory, request):
     problems = launcher.stop_all(show_logs=request.session.testsfailed > failed_before)
     if problems:
         pytest.fail("; ".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def prometheus(tmp_path, request):
+    """Starts real Prometheus servers for one test: `prometheus(targets={...}, **kw)`; each is
+    stopped by its PID at teardown (its log printed when the test failed)."""
+    from prometheus_server import PrometheusServer
+
+    servers: list = []
+
+    def start(targets: dict, **kw):
+        server = PrometheusServer(tmp_path, targets, name=f"prometheus{len(servers)}", **kw)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    for server in servers:
+        server.stop()
+        if failed:
+            print(f"\n===== {server.name} (port {server.port}) log =====")
+            print(server.log()[-10000:])

@@ -114,7 +114,7 @@ TEST(ServiceConfig, UnknownComponentTypeListsSupportedTypes) {
       "    brokers: [a]",               // 7
       "exporters:",                     // 8
       "  debug:",                       // 9
-      "  prometheus:",                  // 10
+      "  kafka:",                       // 10
       "extensions:",                    // 11
       "  pprof:",                       // 12
       "service:",                       // 13
@@ -127,8 +127,8 @@ TEST(ServiceConfig, UnknownComponentTypeListsSupportedTypes) {
   EXPECT_THAT(p.errs,
               ElementsAre("config.yaml:6: receivers.kafka/in: unknown receiver type \"kafka\" "
                           "(supported: otlp)",
-                          "config.yaml:10: exporters.prometheus: unknown exporter type "
-                          "\"prometheus\" (supported: debug, file)",
+                          "config.yaml:10: exporters.kafka: unknown exporter type "
+                          "\"kafka\" (supported: debug, file, prometheus)",
                           "config.yaml:12: extensions.pprof: unknown extension type \"pprof\" "
                           "(supported: file_storage, health_check)"));
 }
@@ -486,6 +486,29 @@ std::vector<std::string> ConflictErrors(const std::string& grpc, const std::stri
       "      exporters: [debug]",                    // 17
   }));
   return p.errs;
+}
+
+TEST(ServiceConfig, ListeningExporterOnATakenPort) {
+  Parsed p = Parse(Lines({
+      "receivers:",                       // 1
+      "  otlp:",                          // 2
+      "    protocols:",                   // 3
+      "      http:",                      // 4
+      "        endpoint: 0.0.0.0:14318",  // 5
+      "exporters:",                       // 6
+      "  prometheus:",                    // 7
+      "    endpoint: :14318",             // 8
+      "service:",                         // 9
+      "  telemetry: {metrics: {level: none}}",  // 10
+      "  pipelines:",                     // 11
+      "    metrics:",                     // 12
+      "      receivers: [otlp]",          // 13
+      "      exporters: [prometheus]",    // 14
+  }));
+  EXPECT_THAT(p.errs,
+              ElementsAre("config.yaml:8: exporters.prometheus.endpoint: endpoint :14318 is "
+                          "already used by receivers.otlp.protocols.http.endpoint "
+                          "(config.yaml:5)"));
 }
 
 TEST(ServiceConfig, PortConflictHostSpellings) {
