@@ -537,8 +537,11 @@ class Cluster:
     def prometheus_config(self, forwarding: bool) -> str:
         """Static targets (the pods are known): every sidecar's self-metrics, and with
         forwarding, the services' metrics from each sidecar's Prometheus exporter."""
-        def job(name: str, port: int) -> list[str]:
-            lines = [f"  - job_name: {name}", "    static_configs:"]
+        def job(name: str, port: int, honor_labels: bool = False) -> list[str]:
+            lines = [f"  - job_name: {name}"]
+            if honor_labels:
+                lines.append("    honor_labels: true")
+            lines.append("    static_configs:")
             for pod, d in sorted(self.pods.items()):
                 lines += [f"      - targets: ['{d['ip']}:{port}']",
                           f"        labels: {{pod: {pod}, service: {d['service']}}}"]
@@ -549,7 +552,8 @@ class Cluster:
         if self.s["sidecar"] != "none":
             lines += job("otelite-sidecars", SIDECAR_METRICS)
         if forwarding:
-            lines += job("demo-services", SIDECAR_PROM_EXPORTER)
+            # the exporter sets job (service.name) and instance (service.instance.id) itself
+            lines += job("demo-services", SIDECAR_PROM_EXPORTER, honor_labels=True)
         lines += ["  - job_name: prometheus", "    static_configs:",
                   f"      - targets: ['localhost:{PROMETHEUS_PORT}']"]
         return "\n".join(lines) + "\n"
