@@ -28,14 +28,9 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces ne
 
 
 def require_tools() -> None:
-    missing = [n for n in ("toxiproxy-server",) if cl.tool_path(n) is None]
     if shutil.which("prometheus") is None:
-        missing.append("prometheus (Debian package, scripts/install-deps.sh)")
-    if missing:
-        msg = f"missing {missing}: run scripts/install-go-tools.sh and scripts/install-deps.sh"
-        if os.environ.get("CI"):
-            pytest.fail(msg, pytrace=False)
-        pytest.skip(msg)
+        pytest.fail("prometheus not found: run scripts/install-deps.sh (Debian package)",
+                    pytrace=False)
 
 
 def our_namespaces(prefix: str) -> list[str]:
@@ -52,7 +47,10 @@ def local_env(otelite_bin, monkeypatch):
 def test_quick_scenario_sends_what_it_receives(local_env, tmp_path):
     prefix = f"olt{secrets.token_hex(3)}"
     lines: list[str] = []
-    sc = evaluate.quick_scenario(1)
+    # The fault: connection resets on A→B through toxiproxy (scripts/install-go-tools.sh builds
+    # it); without it, an error burst on C.
+    toxiproxy = cl.tool_path("toxiproxy-server") is not None
+    sc = evaluate.quick_scenario(1, toxiproxy)
     try:
         res = evaluate.run_scenario(sc, 1, tmp_path, prefix=prefix, log=lines.append)
     finally:
@@ -75,10 +73,14 @@ def test_quick_scenario_sends_what_it_receives(local_env, tmp_path):
         assert wanted in names, f"check {wanted!r} missing: {names}"
 
     # The load and the fault were real: requests on every endpoint, calls to auth that got no
-    # answer during the resets, and a sidecar restarted under load.
+    # answer during the resets (or requests failing with C's injected errors), and a sidecar
+    # restarted under load.
     assert len(res.ledger) >= 40, report
     assert {r["name"] for r in res.ledger} == set(evaluate.ENDPOINTS), report
-    assert res.table["B (auth)"]["calls without answer"] > 0, res.table
+    if toxiproxy:
+        assert res.table["B (auth)"]["calls without answer"] > 0, res.table
+    else:
+        assert any(r["status"] == 502 for r in res.ledger), report
     assert len(res.restarts) == 1 and res.restarts[0]["old_exit"] == 0, res.restarts
     assert res.trace and res.trace[0].startswith("app [server]"), res.trace
 

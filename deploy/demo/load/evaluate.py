@@ -56,6 +56,11 @@ from otlp_files import (KIND_CLIENT, KIND_SERVER, Span, dedupe, pod_spans,  # no
 
 LOCUSTFILE = HERE / "locustfile.py"
 ENDPOINTS = ("POST /login", "GET /items", "POST /items")
+CONTROL_ROUTES = {"POST /admin/faults", "GET /admin/faults"}
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
 
 
 @dataclass
@@ -90,11 +95,12 @@ class Scenario:
     actions: list
     rate: float = 2.0
     settle_timeout: float = 60.0
+    toxiproxy: bool = True
 
 
-def full_scenario(replicas: int) -> Scenario:
+def full_scenario(replicas: int, toxiproxy: bool = True) -> Scenario:
     u = 5 * replicas
-    return Scenario(
+    sc = Scenario(
         name=f"scenario-{replicas}x",
         stages=[[20, u, u], [32, int(2.5 * u), 2 * u], [100, u, u]],
         actions=[
@@ -105,17 +111,21 @@ def full_scenario(replicas: int) -> Scenario:
             Action(68, "disable", "auth", 4),
             Action(76, "restart", params={"down": 3}),
         ])
+    if not toxiproxy:
+        sc.actions = [a for a in sc.actions if a.kind in ("errors", "restart")]
+        sc.toxiproxy = False
+    return sc
 
 
-def quick_scenario(replicas: int = 1) -> Scenario:
+def quick_scenario(replicas: int = 1, toxiproxy: bool = True) -> Scenario:
+    """Seconds, not minutes: one fault (connection resets on A→B through toxiproxy, or without
+    toxiproxy an error burst on C) and a rolling restart of app's sidecar."""
     u = 4 * replicas
-    return Scenario(
-        name=f"quick-{replicas}x",
-        stages=[[11, u, u]],
-        actions=[Action(3, "toxic", "auth", 2.5, {"type": "reset_peer",
-                                                  "attributes": {"timeout": 0}}),
-                 Action(6, "restart", params={"down": 1})],
-        settle_timeout=30.0)
+    fault = (Action(3, "toxic", "auth", 2.5, {"type": "reset_peer", "attributes": {"timeout": 0}})
+             if toxiproxy else Action(3, "errors", duration=2.5, params={"error_rate": 0.5}))
+    return Scenario(name=f"quick-{replicas}x", stages=[[11, u, u]],
+                    actions=[fault, Action(6, "restart", params={"down": 1})],
+                    settle_timeout=30.0, toxiproxy=toxiproxy)
 
 
 # --------------------------------------------------------------------------------------------
@@ -318,7 +328,9 @@ def telemetry_vs_load(ledger: list[dict], spans: list[Span], dups: int) -> tuple
     for svc, letter in (("auth", "B"), ("db", "C")):
         mine = [s for s in calls if callee(s) == svc]
         ids = {s.span_id for s in mine}
-        server = [s for s in spans if s.service == svc and s.kind == KIND_SERVER]
+        # db's /admin/faults calls are this evaluation's own (the error burst), not A's
+        server = [s for s in spans if s.service == svc and s.kind == KIND_SERVER
+                  and s.route_key not in CONTROL_ROUTES]
         children: dict[str, int] = Counter(s.parent_id for s in server)
         answered = [s for s in mine if s.http_status is not None]
         no_answer = [s for s in mine if s.http_status is None]
@@ -390,13 +402,13 @@ class RunResult:
 
 
 def run_scenario(sc: Scenario, replicas: int, work: Path, prefix: str | None = None,
-                 log=print) -> RunResult:
+                 log=say) -> RunResult:
     """Brings a cluster up, runs the scenario, checks, brings it down (always)."""
     state = work / sc.name
     run_dir = state / "load"
     c = cl.Cluster(state)
     try:
-        c.up(replicas=replicas, sidecar="otelite", toxiproxy=True, prefix=prefix)
+        c.up(replicas=replicas, sidecar="otelite", toxiproxy=sc.toxiproxy, prefix=prefix)
         run_dir.mkdir(parents=True, exist_ok=True)
         log(f"[{sc.name}] up: {len(c.pods)} pods, prefix {c.prefix}")
         with cl.netns(c.ns("client")):
@@ -529,7 +541,7 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 def run_overhead(mode: str, work: Path, users: int, duration: float, sat_users: int,
-                 sat_duration: float, warmup: float = 5.0, log=print) -> dict:
+                 sat_duration: float, warmup: float = 5.0, log=say) -> dict:
     """One sidecar mode (none, otelite, otelcol): a paced run (latency at equal load) and an
     unpaced one (throughput), with the sidecar's CPU and RSS."""
     state = work / f"overhead-{mode}"
@@ -540,7 +552,7 @@ def run_overhead(mode: str, work: Path, users: int, duration: float, sat_users: 
         run_dir.mkdir(parents=True, exist_ok=True)
         with cl.netns(c.ns("client")):
             mon = Monitor(c, interval=1.0).start()
-            out: dict = {"mode": mode}
+            out: dict = {"mode": mode, "loadavg_before": os.getloadavg()[0]}
             for label, u, d, rate in (("paced", users, duration, 2.0),
                                       ("saturation", sat_users, sat_duration, 0.0)):
                 t0 = time.time()
@@ -563,6 +575,7 @@ def run_overhead(mode: str, work: Path, users: int, duration: float, sat_users: 
                     f"{out[label]['throughput_rps']:.1f} req/s, p50 {out[label]['p50']:.1f} ms, "
                     f"p99 {out[label]['p99']:.1f} ms")
             mon.stop()
+            out["loadavg_after"] = os.getloadavg()[0]
             if mode != "none":
                 dirs = {p: Path(d["dir"]) for p, d in c.pods.items()}
                 sent = sum(len(out[k]["ledger"]) for k in ("paced", "saturation"))
@@ -705,10 +718,12 @@ def write_report(out: Path, runs: list[RunResult], overhead: list[dict], notes: 
               "(throughput). `none` has the SDK disabled (`OTEL_SDK_DISABLED=true`) and no "
               "sidecar. CPU is the average share of one core over the run (sum of the 3 "
               "sidecars), RSS the largest resident size seen (sum), both from /proc of the PIDs "
-              "started. Latencies are of successful requests after a 5 s warm-up.", "",
+              "started. Latencies are of successful requests after a 5 s warm-up. The machine is "
+              "shared: its 1-minute load average before/after each mode is given, compare modes "
+              "with that in mind.", "",
               "| mode | paced req/s | p50 ms | p95 ms | p99 ms | saturation req/s | sat. p50 | "
               "sat. p99 | sidecars paced | sidecars saturation | services saturation | "
-              "sent = received |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "sent = received | load avg |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in overhead:
             p, s = r["paced"], r["saturation"]
             tel = r.get("telemetry")
@@ -719,7 +734,8 @@ def write_report(out: Path, runs: list[RunResult], overhead: list[dict], notes: 
                      f"{p['p95']:.1f} | {p['p99']:.1f} | {s['throughput_rps']:.1f} | "
                      f"{s['p50']:.1f} | {s['p99']:.1f} | {fmt_res(p['resources']['sidecar'])} | "
                      f"{fmt_res(s['resources']['sidecar'])} | "
-                     f"{fmt_res(s['resources']['service'])} | {eq} |")
+                     f"{fmt_res(s['resources']['service'])} | {eq} | "
+                     f"{r['loadavg_before']:.1f}/{r['loadavg_after']:.1f} |")
         L += ["", "![overhead](overhead.png)", ""]
     (out / "report.md").write_text("\n".join(L) + "\n")
     return ok
@@ -746,7 +762,11 @@ def main(argv: list[str] | None = None) -> int:
     overhead: list[dict] = []
     try:
         for n in (int(x) for x in a.replicas.split(",") if x):
-            sc = quick_scenario(n) if a.quick else full_scenario(n)
+            if not cl.tool_path("toxiproxy-server"):
+                notes.append("toxiproxy: not available (run scripts/install-go-tools.sh): no "
+                             "network faults")
+            toxi = bool(cl.tool_path("toxiproxy-server"))
+            sc = quick_scenario(n, toxi) if a.quick else full_scenario(n, toxi)
             res = run_scenario(sc, n, work)
             plot_load(res, a.results / f"{res.name}.png")
             runs.append(res)

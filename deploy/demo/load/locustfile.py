@@ -8,7 +8,8 @@ Environment:
 - DEMO_APP_URLS: comma-separated app replicas; user k talks to replica k mod N (default: --host)
 - DEMO_STAGES: the load shape, JSON [[until_s, users, spawn_rate], ...]; without it, Locust's own
   -u/-r/--run-time apply
-- DEMO_RATE: requests per second per user (default 2; constant throughput pacing)
+- DEMO_RATE: requests per second per user (default 2; constant throughput pacing); 0 means no
+  pauses at all (each user sends its next request as soon as the last one is answered)
 - DEMO_TEST_ID: when set, the first user sends one `GET /items` with the header `test-id: <value>`
   (the trace-completeness check finds that request's trace by it)
 - DEMO_LEDGER: a CSV file that gets one line per request: start (unix s), name, response time
@@ -28,7 +29,7 @@ import os
 import threading
 import time
 
-from locust import HttpUser, LoadTestShape, constant_throughput, events, task
+from locust import HttpUser, LoadTestShape, constant, constant_throughput, events, task
 
 USERS = [("alice", "wonderland"), ("bob", "builder")]
 APP_URLS = [u.strip().rstrip("/") for u in os.environ.get("DEMO_APP_URLS", "").split(",")
@@ -73,7 +74,7 @@ def _close(**_kw):
 
 
 class DemoUser(HttpUser):
-    wait_time = constant_throughput(RATE)
+    wait_time = constant_throughput(RATE) if RATE > 0 else constant(0)
 
     def on_start(self) -> None:
         n = next(_user_numbers)
