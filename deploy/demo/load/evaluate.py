@@ -772,8 +772,15 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(res)
         if not a.no_overhead:
             modes = ["none", "otelite"]
-            if cl.tool_path("otelcol-otelite"):
+            otelcol = cl.tool_path("otelcol-otelite")
+            if otelcol:
                 modes.append("otelcol")
+                info = subprocess.run([str(otelcol), "components"], capture_output=True,
+                                      text=True).stdout
+                version = next((ln.split(":", 1)[1].strip() for ln in info.splitlines()
+                                if ln.strip().startswith("version:")), "?")
+                notes.append(f"otelcol: otelcol-otelite {version} (Collector Builder), same "
+                             "pipelines as the otelite sidecar (deploy/local/otelcol-sidecar.yaml)")
             else:
                 notes.append("otelcol: not available (run scripts/install-go-tools.sh)")
             d = 8 if a.quick else a.overhead_seconds
