@@ -11,11 +11,12 @@ DEB_PACKAGES=(
   libzstd-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
   libconcurrentqueue-dev libcli11-dev nlohmann-json3-dev
   python3-venv curl zstd
-  iproute2 prometheus
 )
+# Not for the build: the one-machine demo and its tests (deploy/local) run these.
+DEMO_DEB_PACKAGES=(iproute2 prometheus)
 
 missing=()
-for p in "${DEB_PACKAGES[@]}"; do
+for p in "${DEB_PACKAGES[@]}" "${DEMO_DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
