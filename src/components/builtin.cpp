@@ -6,6 +6,7 @@ namespace otelite {
 namespace receivers::otlp { void Register(Registry&); }
 namespace exporters::file { void Register(Registry&); }
 namespace exporters::debug { void Register(Registry&); }
+namespace exporters::otlp { void Register(Registry&); }
 namespace extensions::health_check { void Register(Registry&); }
 
 const Registry& BuiltinRegistry() {
@@ -14,6 +15,7 @@ const Registry& BuiltinRegistry() {
     receivers::otlp::Register(r);
     exporters::file::Register(r);
     exporters::debug::Register(r);
+    exporters::otlp::Register(r);
     extensions::health_check::Register(r);
     return r;
   }();
