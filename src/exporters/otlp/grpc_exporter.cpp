@@ -68,7 +68,7 @@ class GrpcExporter : public Exporter {
     if (!channel) return "cannot create a gRPC channel to " + config_.endpoint;
     std::lock_guard lock(mu_);
     channel_ = channel;
-    stub_ = std::make_unique<grpc::GenericStub>(channel_);
+    stub_ = std::make_shared<grpc::GenericStub>(channel_);
     return {};
   }
 
@@ -86,11 +86,9 @@ class GrpcExporter : public Exporter {
     closed_ = true;
     for (grpc::ClientContext* ctx : inflight_) ctx->TryCancel();
     idle_.wait_until(lock, deadline, [&] { return inflight_.empty(); });
-    // A call still in flight keeps using the stub: release the channel with the last call.
-    if (inflight_.empty()) {
-      stub_.reset();
-      channel_.reset();
-    }
+    // A call still in flight holds its own reference to the stub (and so the channel).
+    stub_.reset();
+    channel_.reset();
   }
 
  private:
@@ -146,27 +144,32 @@ class GrpcExporter : public Exporter {
   Status Send(const Payload& payload) {
     const std::string& bytes = payload.serialized();
     Call call;
-    if (config_.timeout.count() > 0) call.context.set_deadline(std::chrono::system_clock::now() + config_.timeout);
+    if (config_.timeout.count() > 0) {
+      call.context.set_deadline(std::chrono::system_clock::now() + config_.timeout);
+    }
     call.context.set_compression_algorithm(compression_);
     for (const auto& [k, v] : metadata_) call.context.AddMetadata(k, v);
     // The payload outlives the call (we wait for its completion), so its bytes are not copied.
     grpc::Slice slice(bytes.data(), bytes.size(), grpc::Slice::STATIC_SLICE);
     grpc::ByteBuffer request(&slice, 1);
 
-    std::shared_ptr<grpc::Channel> channel;
+    std::shared_ptr<grpc::GenericStub> stub;
     {
       std::lock_guard lock(mu_);
       if (closed_) return Status::Permanent("exporter " + id_ + " is shut down");
       if (!stub_) return Status::Permanent("exporter " + id_ + " is not started");
+      stub = stub_;
+      // Registered before the call starts: a TryCancel from Shutdown in between cancels the call
+      // as soon as it starts.
       inflight_.insert(&call.context);
-      stub_->UnaryCall(&call.context, kMethods[size_t(payload.signal())], grpc::StubOptions(),
-                       &request, &call.response, [&call](grpc::Status s) {
-                         std::lock_guard l(call.mu);
-                         call.status = std::move(s);
-                         call.done = true;
-                         call.cv.notify_all();
-                       });
     }
+    stub->UnaryCall(&call.context, kMethods[size_t(payload.signal())], grpc::StubOptions(),
+                    &request, &call.response, [&call](grpc::Status s) {
+                      std::lock_guard l(call.mu);
+                      call.status = std::move(s);
+                      call.done = true;
+                      call.cv.notify_all();
+                    });
     {
       // The deadline (or Shutdown's TryCancel) guarantees the callback comes.
       std::unique_lock l(call.mu);
@@ -184,7 +187,9 @@ class GrpcExporter : public Exporter {
     std::string body;
     std::vector<grpc::Slice> slices;
     if (call.response.Dump(&slices).ok()) {
-      for (const auto& sl : slices) body.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+      for (const auto& sl : slices) {
+        body.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+      }
     }
     PartialSuccess partial;
     if (DecodePartialSuccess(payload.signal(), body, false, &partial)) {
@@ -204,7 +209,7 @@ class GrpcExporter : public Exporter {
   bool closed_ = false;
   std::set<grpc::ClientContext*> inflight_;
   std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<grpc::GenericStub> stub_;
+  std::shared_ptr<grpc::GenericStub> stub_;
 };
 
 class GrpcFactory : public TypedFactory<ExporterFactory, GrpcConfig> {

@@ -128,7 +128,7 @@ TEST(ServiceConfig, UnknownComponentTypeListsSupportedTypes) {
               ElementsAre("config.yaml:6: receivers.kafka/in: unknown receiver type \"kafka\" "
                           "(supported: otlp)",
                           "config.yaml:10: exporters.prometheus: unknown exporter type "
-                          "\"prometheus\" (supported: debug, file)",
+                          "\"prometheus\" (supported: debug, file, otlp_grpc, otlp_http)",
                           "config.yaml:12: extensions.pprof: unknown extension type \"pprof\" "
                           "(supported: health_check)"));
 }

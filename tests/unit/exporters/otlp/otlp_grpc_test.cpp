@@ -237,7 +237,8 @@ TEST(OtlpGrpcExporter, ZstdIsSentAsGzipWithAWarning) {
   FakeHost host;
   Made made = ParseOtlp("otlp_grpc", Yaml(server, "compression: zstd\n"));
   ASSERT_EQ(made.errors.size(), 1u);
-  EXPECT_THAT(made.errors[0], HasSubstr("config.yaml:3: exporters.otlp_grpc.compression: warning: zstd is not available"));
+  EXPECT_THAT(made.errors[0], HasSubstr("config.yaml:3: exporters.otlp_grpc.compression: "
+                                        "warning: zstd is not available"));
   CreateSettings settings;
   settings.id = ComponentId("otlp_grpc", "x");
   auto e = testing::OtlpFactory("otlp_grpc").Create(settings, *made.config, SignalSet::All());
@@ -437,7 +438,8 @@ TEST(OtlpGrpcExporter, ConfigErrorsNameTheLineAndPath) {
 
 TEST(OtlpGrpcExporter, StartFailsOnAnUnreadableCaFile) {
   FakeHost host;
-  Made m = ParseOtlp("otlp_grpc", "endpoint: localhost:4317\ntls: {ca_file: /nonexistent/ca.pem}\n");
+  Made m = ParseOtlp("otlp_grpc",
+                     "endpoint: localhost:4317\ntls: {ca_file: /nonexistent/ca.pem}\n");
   CreateSettings settings;
   settings.id = ComponentId("otlp_grpc");
   auto e = testing::OtlpFactory("otlp_grpc").Create(settings, *m.config, SignalSet::All());

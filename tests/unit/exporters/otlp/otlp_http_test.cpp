@@ -122,8 +122,8 @@ uint16_t ClosedPort() {
 TEST(OtlpHttpExporter, PostsGzippedProtobufToTheSignalPathsWithHeaders) {
   TestHttpServer server;
   FakeHost host;
-  auto m = MakeOtlp("otlp_http", Yaml(server, "headers: {X-Tenant: acme, Authorization: Bearer t}\n"),
-                    host);
+  auto m = MakeOtlp("otlp_http",
+                    Yaml(server, "headers: {X-Tenant: acme, Authorization: Bearer t}\n"), host);
   Batch traces = testing::TracesBatch("t", 3);
   Batch metrics = MakeBatch(Signal::kMetrics, testing::MakeGaugeMetrics("m"));
   Batch logs = MakeBatch(Signal::kLogs, testing::MakeLogs("l", 2));
@@ -198,7 +198,8 @@ TEST(OtlpHttpExporter, MapsStatusesAsTheOtlpSpecificationSays) {
   for (auto c : {StatusCase{429, true}, {502, true}, {503, true}, {504, true}, {400, false},
                  {401, false}, {403, false}, {404, false}, {413, false}, {500, false},
                  {501, false}, {301, false}}) {
-    server.SetReply({c.status, {{"Content-Type", "text/plain"}}, "why-" + std::to_string(c.status)});
+    std::string why = "why-" + std::to_string(c.status);
+    server.SetReply({c.status, {{"Content-Type", "text/plain"}}, why});
     Status s = m.exporter->Push(*b);
     EXPECT_FALSE(s.ok()) << c.status;
     EXPECT_EQ(s.retryable(), c.retryable) << c.status << ": " << s.message();
@@ -428,8 +429,8 @@ TEST(OtlpHttpExporter, StartFailsWhenAUsedSignalHasNoUrl) {
   auto traces_only = testing::OtlpFactory("otlp_http").Create(settings, *m.config,
                                                               SignalSet{Signal::kTraces});
   EXPECT_EQ(traces_only->Start(host), "");
-  auto with_logs = testing::OtlpFactory("otlp_http").Create(settings, *m.config,
-                                                            SignalSet{Signal::kTraces, Signal::kLogs});
+  auto with_logs = testing::OtlpFactory("otlp_http")
+                       .Create(settings, *m.config, SignalSet{Signal::kTraces, Signal::kLogs});
   EXPECT_THAT(with_logs->Start(host), HasSubstr("no URL for logs: set endpoint or logs_endpoint"));
 }
 
