@@ -268,6 +268,7 @@ TLS_CASES = {
     "server_name_override": ("127.0.0.1", {"ca_file": True,
                                            "server_name_override": "peer.otelite.test"}, True),
     "unknown_ca": ("localhost", {}, False),
+    "insecure_skip_verify": ("127.0.0.1", {"insecure_skip_verify": True}, True),
 }
 
 

@@ -90,6 +90,12 @@ std::string CheckHeader(const std::string& name, const std::string& value, bool 
   std::string lower;
   for (char c : name) lower.push_back(char(std::tolower(static_cast<unsigned char>(c))));
   if (grpc) {
+    bool binary = lower.size() > 4 && lower.compare(lower.size() - 4, 4, "-bin") == 0;
+    for (unsigned char c : value) {
+      if (!binary && (c < 0x20 || c > 0x7E)) {
+        return "header \"" + name + "\": gRPC metadata values must be printable ASCII";
+      }
+    }
     if (StartsWith(lower, "grpc-") || lower == "te" || lower == "content-type" ||
         lower == "user-agent") {
       return "header \"" + name + "\" is reserved by gRPC";

@@ -424,6 +424,8 @@ TEST(OtlpGrpcExporter, ConfigErrorsNameTheLineAndPath) {
   check("endpoint: localhost:4317\nheaders: {\"bad header\": x}\n",
         "exporters.otlp_grpc.headers: header name \"bad header\"");
   check("endpoint: localhost:4317\nheaders: {grpc-timeout: 1s}\n", "reserved by gRPC");
+  check("endpoint: localhost:4317\nheaders: {x-name: \"caf\u00e9\"}\n",
+        "exporters.otlp_grpc.headers: header \"x-name\": gRPC metadata values must be printable");
   check("endpoint: localhost:4317\ntls: {insecure_skip: true}\n",
         "config.yaml:2: exporters.otlp_grpc.tls.insecure_skip: unknown key");
   check("endpoint: localhost:4317\nsending_queue: {num_consumers: 0}\n",
