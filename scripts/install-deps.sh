@@ -9,7 +9,7 @@ DEB_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost-dev libyaml-cpp-dev prometheus-cpp-dev libspdlog-dev libfmt-dev
   libzstd-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libconcurrentqueue-dev libcli11-dev nlohmann-json3-dev
+  libconcurrentqueue-dev libcli11-dev nlohmann-json3-dev libssl-dev openssl
   libleveldb-dev libsnappy-dev
   python3-venv curl zstd
 )

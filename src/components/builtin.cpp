@@ -8,6 +8,7 @@ namespace processors::batch { void Register(Registry&); }
 namespace processors::memory_limiter { void Register(Registry&); }
 namespace exporters::file { void Register(Registry&); }
 namespace exporters::debug { void Register(Registry&); }
+namespace exporters::otlp { void Register(Registry&); }
 namespace exporters::prometheus { void Register(Registry&); }
 namespace extensions::health_check { void Register(Registry&); }
 namespace extensions::file_storage { void Register(Registry&); }
@@ -20,6 +21,7 @@ const Registry& BuiltinRegistry() {
     processors::memory_limiter::Register(r);
     exporters::file::Register(r);
     exporters::debug::Register(r);
+    exporters::otlp::Register(r);
     exporters::prometheus::Register(r);
     extensions::health_check::Register(r);
     extensions::file_storage::Register(r);

@@ -200,4 +200,9 @@ void Checker::Error(std::string_view key, std::string message) const {
   ctx_.errors.Add(at ? at->mark() : node_.mark(), JoinPath(ctx_.path, key), std::move(message));
 }
 
+void Checker::Warn(std::string_view key, std::string message) const {
+  const ConfNode* at = node_.Find(key);
+  ctx_.errors.Warn(at ? at->mark() : node_.mark(), JoinPath(ctx_.path, key), std::move(message));
+}
+
 }  // namespace otelite::config

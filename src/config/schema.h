@@ -73,6 +73,8 @@ class Checker {
   Checker(const ConfNode& node, const Ctx& ctx) : node_(node), ctx_(ctx) {}
   // Reports an error against `key` (its line when written, else the section's).
   void Error(std::string_view key, std::string message) const;
+  // Reports a warning (the config still loads) against `key` the same way.
+  void Warn(std::string_view key, std::string message) const;
 
  private:
   const ConfNode& node_;
