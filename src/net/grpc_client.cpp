@@ -59,7 +59,7 @@ std::string Credentials(const GrpcClientOptions& o,
 }
 
 // One call's state; the completion callback runs on a gRPC thread.
-struct Call {
+struct PendingCall {
   grpc::ClientContext context;
   grpc::ByteBuffer response;
   std::mutex mu;
@@ -114,10 +114,10 @@ GrpcCallResult GrpcUnaryClient::Call(const std::string& method, std::string_view
                                      std::chrono::nanoseconds timeout) {
   Impl& im = *impl_;
   GrpcCallResult result;
-  ::otelite::net::Call call;
+  PendingCall call;
   if (timeout.count() > 0) {
-    call.context.set_deadline(std::chrono::system_clock::now() +
-                              std::chrono::duration_cast<std::chrono::system_clock::duration>(timeout));
+    auto ticks = std::chrono::duration_cast<std::chrono::system_clock::duration>(timeout);
+    call.context.set_deadline(std::chrono::system_clock::now() + ticks);
   }
   call.context.set_compression_algorithm(im.options.gzip ? GRPC_COMPRESS_GZIP
                                                          : GRPC_COMPRESS_NONE);

@@ -1,6 +1,7 @@
 """Traces into a real Jaeger (v2, tools.py) through otelite, by both supported routes:
 
-- `jaeger`: otelite's jaeger exporter → Jaeger's gRPC collector API (api_v2 PostSpans, 14250);
+- `jaeger`: otelite's jaeger exporter → Jaeger's gRPC collector API (api_v2 PostSpans, 14250),
+  uncompressed (the default) and with gzip;
 - `otlp_grpc`: otelite's OTLP exporter → Jaeger's own OTLP receiver (4317).
 
 The OpenTelemetry Python SDK plays three services, A → B → C, each with its own TracerProvider
@@ -24,7 +25,12 @@ from sdk_helpers import assert_all_succeeded, span_exporter
 from tools import Jaeger
 
 SPANS = 6
-ROUTES = ("jaeger", "otlp_grpc")
+# exporter id in otelite -> its settings beyond the endpoint
+ROUTES = {
+    "jaeger": {},                             # Jaeger's gRPC collector API, uncompressed
+    "jaeger/gzip": {"compression": "gzip"},   # the same, gzip-compressed
+    "otlp_grpc": {},                          # Jaeger's own OTLP receiver
+}
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +41,9 @@ def jaeger(tmp_path_factory):
 
 def otelite_config(ports: Ports, tmp_path, route: str, jaeger: Jaeger) -> dict:
     cfg = base_config(ports, tmp_path / "unused.jsonl")
-    if route == "jaeger":
-        exporter = {"endpoint": jaeger.collector_grpc_target, "tls": {"insecure": True},
-                    "timeout": "5s"}
-    else:
-        exporter = {"endpoint": jaeger.otlp_grpc_target, "tls": {"insecure": True},
-                    "timeout": "5s"}
-    cfg["exporters"][route] = exporter
+    target = jaeger.otlp_grpc_target if route == "otlp_grpc" else jaeger.collector_grpc_target
+    cfg["exporters"][route] = {"endpoint": target, "tls": {"insecure": True}, "timeout": "5s",
+                               **ROUTES[route]}
     cfg["service"]["pipelines"]["traces"]["exporters"] = [route]
     return cfg
 
@@ -229,8 +231,9 @@ def check_trace(trace: dict, sent: Sent) -> None:
 @pytest.mark.parametrize("route", ROUTES)
 def test_three_service_trace_reaches_jaeger(otelite, tmp_path, jaeger, route):
     ports = Ports()
-    d = otelite(otelite_config(ports, tmp_path, route, jaeger), ports=ports, name=route)
-    sent = send_three_service_trace(d, f"{route.replace('_', '')}-{secrets.token_hex(3)}")
+    d = otelite(otelite_config(ports, tmp_path, route, jaeger), ports=ports,
+                name=route.replace("/", "-"))
+    sent = send_three_service_trace(d, f"{route.replace('/', '-')}-{secrets.token_hex(3)}")
 
     wait_metric(d, "otelcol_exporter_sent_spans_total", SPANS + 1, exporter=route)
     for service in sent.services.values():
