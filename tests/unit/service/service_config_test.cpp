@@ -128,7 +128,7 @@ TEST(ServiceConfig, UnknownComponentTypeListsSupportedTypes) {
               ElementsAre("config.yaml:6: receivers.kafka/in: unknown receiver type \"kafka\" "
                           "(supported: otlp)",
                           "config.yaml:10: exporters.kafka: unknown exporter type "
-                          "\"kafka\" (supported: debug, file, otlp_grpc, otlp_http, prometheus)",
+                          "\"kafka\" (supported: debug, file, jaeger, otlp_grpc, otlp_http, prometheus)",
                           "config.yaml:12: extensions.pprof: unknown extension type \"pprof\" "
                           "(supported: file_storage, health_check)"));
 }
