@@ -217,8 +217,9 @@ void Batcher::Send(Signal signal, const std::shared_ptr<const ClientMetadata>& m
         stopping_.load() &&
         Clock::now().time_since_epoch().count() >= deadline_ns_.load(std::memory_order_acquire);
     if (!s.retryable() || past_deadline) {
-      for (auto& d : done) d(s);
+      // Counted before anyone waiting on the data hears of its fate.
       if (hooks_.on_drop) hooks_.on_drop(signal, items, s);
+      for (auto& d : done) d(s);
       break;
     }
     auto wait = s.throttle().count() > 0 ? s.throttle() : backoff;
@@ -290,8 +291,8 @@ void Batcher::Shutdown(Deadline deadline) {
   while (queue_->pieces.try_dequeue(piece)) {
     if (!piece.batch) continue;
     Status s = Status::Retryable("the batcher was never started");
-    if (piece.done) piece.done(s);
     if (hooks_.on_drop) hooks_.on_drop(piece.batch->signal(), piece.batch->item_count(), s);
+    if (piece.done) piece.done(s);
     pending_items_.fetch_sub(piece.batch->item_count());
   }
 }

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -52,26 +53,32 @@ std::string Value(uint64_t i, size_t size = 64) {
   return v;
 }
 
-// A logger whose lines ("<level> <message>") land in a string.
+// A logger whose lines ("<level> <message>") land in a string. The storage logs from its
+// background thread too, so the string is read under the sink's own lock (ringbuffer sink).
 struct CapturedLog {
-  std::shared_ptr<std::ostringstream> out = std::make_shared<std::ostringstream>();
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink =
+      std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(4096);
   std::shared_ptr<spdlog::logger> logger;
   CapturedLog() {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(*out);
     sink->set_pattern("%l %v");
     logger = std::make_shared<spdlog::logger>("extension/file_storage/x", sink);
     logger->set_level(spdlog::level::debug);
   }
+  std::string Text() const {
+    std::string text;
+    for (const auto& line : sink->last_formatted()) text += line;
+    return text;
+  }
   std::vector<std::string> Lines(const std::string& level) const {
     std::vector<std::string> lines;
-    std::istringstream in(out->str());
+    std::istringstream in(Text());
     for (std::string line; std::getline(in, line);) {
       if (line.starts_with(level + " ")) lines.push_back(line);
     }
     return lines;
   }
   std::vector<std::string> Warnings() const { return Lines("warning"); }
-  std::string All() const { return out->str(); }
+  std::string All() const { return Text(); }
 };
 
 const ExtensionFactory& Factory() {
