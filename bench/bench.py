@@ -242,6 +242,7 @@ class Tools:
     def find(build: Path) -> "Tools":
         tools_bin = Path(os.environ.get("OTELITE_TOOLS_DIR",
                                         Path.home() / ".cache" / "otelite-tools")) / "bin"
+        build = build.resolve()
         t = Tools(build / "otelite", tools_bin / "otelcol-otelite", tools_bin / "telemetrygen",
                   build / "bench" / "otelite_loadgen", build / "bench" / "otelite_sink",
                   build / "bench" / "otelite_micro")
@@ -480,8 +481,8 @@ def plan(smoke: bool, ncpu: int) -> list[Scenario]:
         out.append(Scenario("passthrough_memory_limiter", target, lgmax, 1))
         out.append(Scenario("file", target, lg50k, 1))
         for load in (Load("telemetrygen traces grpc", "telemetrygen"),
-                     # telemetrygen's rate counts traces (two spans each): 2000 spans/s.
-                     Load("telemetrygen traces grpc 2k spans/s", "telemetrygen", rate=1000),
+                     Load("telemetrygen logs grpc 20k/s", "telemetrygen", rate=20_000,
+                          signal="logs"),
                      Load("telemetrygen traces http", "telemetrygen", protocol="http"),
                      Load("telemetrygen metrics grpc", "telemetrygen", signal="metrics"),
                      Load("telemetrygen logs http", "telemetrygen", signal="logs",
