@@ -15,9 +15,12 @@ DEB_PACKAGES=(
 )
 # Not for the build: the one-machine demo and its tests (deploy/local) run these.
 DEMO_DEB_PACKAGES=(iproute2 prometheus)
+# Not for the build: the benchmark harness (make bench) pins with taskset and profiles with perf,
+# or callgrind where perf cannot count.
+BENCH_DEB_PACKAGES=(util-linux linux-perf valgrind)
 
 missing=()
-for p in "${DEB_PACKAGES[@]}" "${DEMO_DEB_PACKAGES[@]}"; do
+for p in "${DEB_PACKAGES[@]}" "${DEMO_DEB_PACKAGES[@]}" "${BENCH_DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then

@@ -144,6 +144,56 @@ std::string HexId(std::string_view raw) {
   return out;
 }
 
+namespace {
+
+// Rewrites the base64 id values in protobuf's compact JSON output as hex, in one pass over the
+// text, and checks that the text is complete (every string closed, every bracket matched): the
+// printer gives up on deep nesting, and truncated JSON must never leave here. In that text a key
+// is a string token followed by ':', and a '"' inside a string is always escaped, so a match on
+// the key is exact (attribute names are values of a "key" field, never keys).
+std::string RewriteIdsInText(const std::string& text, std::string* out) {
+  out->clear();
+  out->reserve(text.size() + text.size() / 8);
+  const size_t n = text.size();
+  size_t copied = 0;  // text[0, copied) is in *out
+  long depth = 0;
+  std::string raw;
+  for (size_t i = 0; i < n; ++i) {
+    char c = text[i];
+    if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      if (--depth < 0) return "protobuf's JSON printer produced invalid JSON";
+    } else if (c == '"') {
+      size_t end = i + 1;
+      while (end < n && text[end] != '"') end += text[end] == '\\' ? 2 : 1;
+      if (end >= n) return "protobuf's JSON printer produced invalid JSON";
+      std::string_view token(text.data() + i + 1, end - i - 1);
+      size_t colon = end + 1;
+      if (colon + 1 < n && text[colon] == ':' && text[colon + 1] == '"' && IsIdKey(token)) {
+        size_t value_end = text.find('"', colon + 2);
+        if (value_end == std::string::npos) {
+          return "protobuf's JSON printer produced invalid JSON";
+        }
+        raw.clear();
+        google::protobuf::Base64Unescape(
+            std::string_view(text.data() + colon + 2, value_end - colon - 2), &raw);
+        out->append(text, copied, colon + 2 - copied);
+        *out += HexId(raw);
+        copied = value_end;
+        i = value_end;
+        continue;
+      }
+      i = end;
+    }
+  }
+  if (depth != 0) return "protobuf's JSON printer produced invalid JSON";
+  out->append(text, copied, std::string::npos);
+  return {};
+}
+
+}  // namespace
+
 std::string EncodeOtlpJson(const google::protobuf::Message& message, std::string* out) {
   out->clear();
   google::protobuf::util::JsonPrintOptions options;
@@ -152,10 +202,10 @@ std::string EncodeOtlpJson(const google::protobuf::Message& message, std::string
   std::string text;
   auto status = google::protobuf::util::MessageToJsonString(message, &text, options);
   if (!status.ok()) return "cannot encode as OTLP/JSON: " + std::string(status.message());
-  nlohmann::ordered_json tree = nlohmann::ordered_json::parse(text, nullptr, false);
-  if (tree.is_discarded()) return "protobuf's JSON printer produced invalid JSON";
-  if (std::string err = RewriteIds(tree, false); !err.empty()) return err;
-  *out = tree.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  if (std::string err = RewriteIdsInText(text, out); !err.empty()) {
+    out->clear();
+    return err;
+  }
   return {};
 }
 

@@ -547,3 +547,32 @@ TEST(OtlpJsonEncode, MetricsAndLogsFields) {
 
 }  // namespace
 }  // namespace otelite
+
+namespace otelite {
+namespace {
+
+// The encoder rewrites ids in protobuf's JSON text: only the values of the id keys change, never
+// text that merely looks like one inside a string, an attribute named like an id, or bytes values.
+TEST(OtlpJsonEncode, OnlyIdKeysAreRewrittenInTheText) {
+  TracesRequest req;
+  auto* span = req.add_resource_spans()->add_scope_spans()->add_spans();
+  span->set_trace_id(TraceIdBytes(7));
+  span->set_span_id(SpanIdBytes(7));
+  span->set_name(R"({"traceId":"AAAAAAAAAAAAAAAAAAAAAA==","spanId":"\u0000"} \" \\)");
+  otelite::testing::AddStringAttr(span->mutable_attributes(), "spanId", "AQIDBAUGBwg=");
+  auto* bytes = span->add_attributes();
+  bytes->set_key("traceId");
+  bytes->mutable_value()->set_bytes_value(std::string("\x01\x02\x03", 3));
+  std::string json = EncodeJsonOrFail(req);
+  nlohmann::json j = nlohmann::json::parse(json);
+  const auto& s = j["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
+  EXPECT_EQ(s["traceId"], HexId(TraceIdBytes(7)));
+  EXPECT_EQ(s["spanId"], HexId(SpanIdBytes(7)));
+  EXPECT_EQ(s["name"], span->name());
+  EXPECT_EQ(s["attributes"][0]["value"]["stringValue"], "AQIDBAUGBwg=");
+  EXPECT_EQ(s["attributes"][1]["value"]["bytesValue"], "AQID");
+  ExpectRoundTrip(req);
+}
+
+}  // namespace
+}  // namespace otelite
