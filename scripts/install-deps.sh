@@ -51,3 +51,7 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   "$VENV/bin/pip" install -q -r "$REQ"
   echo "$want" > "$stamp"
 fi
+
+# The Go programs the tests run next to otelite (otelcol, telemetrygen, toxiproxy, Jaeger), built
+# from the Go module proxy and cached outside the source tree; skipped when already built.
+"$here/scripts/install-go-tools.sh"
