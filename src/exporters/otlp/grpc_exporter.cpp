@@ -7,6 +7,7 @@
 #include <grpcpp/security/tls_certificate_verifier.h>
 #include <grpcpp/security/tls_credentials_options.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
@@ -28,6 +29,10 @@ constexpr const char* kMethods[kSignalCount] = {
     "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
     "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
 };
+
+// Bounds of the channel's reconnect backoff, which follows retry_on_failure.max_interval.
+constexpr int64_t kMinReconnectBackoffMs = 100;
+constexpr int64_t kMaxReconnectBackoffMs = 120000;  // gRPC's default
 
 // Reads a whole PEM file; empty string on success, else the reason.
 std::string ReadPem(const std::string& key, const std::string& path, std::string* out) {
@@ -61,6 +66,19 @@ class GrpcExporter : public Exporter {
     if (std::string err = Credentials(&creds); !err.empty()) return err;
     grpc::ChannelArguments args;
     args.SetUserAgentPrefix(std::string("otelite/") + OTELITE_VERSION);
+    // gRPC backs off reconnecting on its own (up to 120 s by default), and while it waits every
+    // call fails at once: after an outage the retries of retry_on_failure would keep failing for
+    // up to two minutes after the server came back. The channel retries at least as often as
+    // the exporter does.
+    if (config_.retry_on_failure.enabled) {
+      auto max_backoff = std::clamp<int64_t>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(config_.retry_on_failure.max_interval)
+              .count(),
+          kMinReconnectBackoffMs, kMaxReconnectBackoffMs);
+      args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+                  int(std::min<int64_t>(max_backoff, 1000)));
+      args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, int(max_backoff));
+    }
     if (GrpcUsesTls(config_) && !config_.tls.server_name_override.empty()) {
       args.SetSslTargetNameOverride(config_.tls.server_name_override);
     }
