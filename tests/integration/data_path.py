@@ -285,10 +285,15 @@ class ClientTally:
     refused: int = 0
     refused_requests: int = 0
     refused_without_hint: int = 0
+    request_bytes: int = 0  # the largest request sent
     accepted_ids: set = field(default_factory=set)
     refused_ids: set = field(default_factory=set)
     errors: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def size(self, body: bytes):
+        with self.lock:
+            self.request_bytes = max(self.request_bytes, len(body))
 
     def ok(self, ids):
         with self.lock:
@@ -333,6 +338,7 @@ def flood(grpc_target: str, http_base: str, seconds: float, *, grpc_clients: int
                                   response_deserializer=lambda b: b)
             while time.monotonic() < stop and budget.acquire(blocking=False):
                 body, ids = random_trace_request(spans, attr_bytes, service)
+                tally.size(body)
                 try:
                     call(body, timeout=10)
                     tally.ok(ids)
@@ -347,6 +353,7 @@ def flood(grpc_target: str, http_base: str, seconds: float, *, grpc_clients: int
         with requests.Session() as s:
             while time.monotonic() < stop and budget.acquire(blocking=False):
                 body, ids = random_trace_request(spans, attr_bytes, service)
+                tally.size(body)
                 try:
                     r = s.post(http_base + "/v1/traces", data=body, timeout=10,
                                headers={"Content-Type": "application/x-protobuf"})
