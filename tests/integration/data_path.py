@@ -6,7 +6,6 @@ Every process is started here or by the fixtures with its PID kept, and stopped 
 from __future__ import annotations
 
 import collections
-import os
 import secrets
 import struct
 import threading
@@ -16,8 +15,8 @@ from pathlib import Path
 
 import requests
 
-from harness import (GRPC_METHODS, Ports, base_config, free_port, json_spans, read_records,
-                     span_ids, wait_until)
+from harness import (GRPC_METHODS, Ports, base_config, json_spans, read_records, span_ids,
+                     wait_until)
 
 MiB = 1024 * 1024
 
@@ -517,10 +516,3 @@ def newest_log(db_root: Path) -> Path:
     assert logs, f"no LevelDB .log under {db_root}: {sorted(db_root.rglob('*'))}"
     return logs[-1]
 
-
-def proc_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except OSError:
-        return False

@@ -12,7 +12,7 @@ scripts/install-go-tools.sh (a missing one fails the test, see tools.py).
 """
 from __future__ import annotations
 
-import os
+import contextlib
 import secrets
 import signal
 import threading
@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from data_path import (MiB, RssSampler, SdkSource, downstream_otelcol_config,
-                       downstream_otelite_config, fast_retry, flood, newest_log,
+                       downstream_otelite_config, flood, newest_log,
                        queued_span_ids, random_trace_request, read_leveldb_log,
                        retry_info_delay, rss_bytes, upstream_config, wait_delivered)
 from harness import GRPC_METHODS, Ports, grpc_channel, wait_metric, wait_until
@@ -72,64 +72,61 @@ def _chaos(toxi: Toxiproxy, phases: list[tuple[str, float]], log: list) -> None:
 def _forward_through_chaos(otelite, tmp_path, record_property, *, downstream: str,
                            phases: list[tuple[str, float]], rate: float, label: str):
     out = tmp_path / f"{label}-downstream.jsonl"
-    with Toxiproxy(tmp_path / "toxiproxy") as toxi:
+    with contextlib.ExitStack() as stack:
+        toxi = stack.enter_context(Toxiproxy(tmp_path / "toxiproxy"))
         if downstream == "otelite":
             dports = Ports()
             down = otelite(downstream_otelite_config(dports, out), ports=dports, name="downstream")
             target = down.grpc_target
-            down_ctx = None
         else:
             port = free_port()
-            down_ctx = Otelcol(downstream_otelcol_config(port, out), tmp_path / "otelcol")
-            down_ctx.start()
+            # Stopped by its PID when the block ends (its log shown if the test failed).
+            down = stack.enter_context(
+                Otelcol(downstream_otelcol_config(port, out), tmp_path / "otelcol"))
             target = f"127.0.0.1:{port}"
+        listen = toxi.create_proxy(PROXY, target)
+        uports = Ports()
+        up = otelite(upstream_config(
+            uports, listen, timeout="1s",
+            memory_limiter={"check_interval": "100ms", "limit_mib": 400},
+            batch={"timeout": "100ms", "send_batch_size": 200, "send_batch_max_size": 400},
+            queue={"num_consumers": 4, "queue_size": 2000}), ports=uports, name="upstream")
+        service = _service(label)
+        sdk = SdkSource(up.grpc_target, service)
         try:
-            listen = toxi.create_proxy(PROXY, target)
-            uports = Ports()
-            up = otelite(upstream_config(
-                uports, listen, timeout="1s",
-                memory_limiter={"check_interval": "100ms", "limit_mib": 400},
-                batch={"timeout": "100ms", "send_batch_size": 200, "send_batch_max_size": 400},
-                queue={"num_consumers": 4, "queue_size": 2000}), ports=uports, name="upstream")
-            service = _service(label)
-            sdk = SdkSource(up.grpc_target, service)
-            try:
-                sdk.start_stream(rate)
-                log: list = []
-                _chaos(toxi, phases, log)
-                healed = time.monotonic()
-                time.sleep(1)
-                sdk.stop_stream()
-                assert sdk.flush(), "the SDK could not flush its last spans"
-            finally:
-                sdk.close()
-            _report(record_property, f"{label}.phases", ", ".join(log))
-            _report(record_property, f"{label}.sdk", sdk.report())
-            assert not sdk.failed, f"upstream refused spans: {sdk.report()}"
-            assert len(sdk.accepted) == len(sdk.created) > 0, sdk.report()
-
-            d = wait_delivered(out, sdk.accepted, timeout=45, service=service)
-            caught_up = time.monotonic() - healed
-            _report(record_property, f"{label}.delivery",
-                    f"{d.summary()}; all there {caught_up:.1f}s after the last fault ended")
-            assert not d.missing and not d.unexpected, d.summary()
-            # With retry_on_failure.max_interval 1s the upstream must notice the downstream is
-            # back within seconds, whatever gRPC's own reconnect backoff had grown to.
-            assert caught_up < RECOVERY_SECONDS, (
-                f"the backlog took {caught_up:.1f}s to arrive after the downstream came back")
-
-            n = len(sdk.accepted)
-            wait_metric(up, "otelcol_receiver_accepted_spans_total", n, timeout=5)
-            s = wait_metric(up, "otelcol_exporter_sent_spans_total", n, timeout=10)
-            assert s.value("otelcol_exporter_send_failed_spans_total") == 0
-            assert s.value("otelcol_exporter_queue_size") == 0
-            up.stop()
-            if down_ctx is None:
-                down.stop()
-            return d, up
+            sdk.start_stream(rate)
+            log: list = []
+            _chaos(toxi, phases, log)
+            healed = time.monotonic()
+            time.sleep(1)
+            sdk.stop_stream()
+            assert sdk.flush(), "the SDK could not flush its last spans"
         finally:
-            if down_ctx is not None:
-                down_ctx.stop()
+            sdk.close()
+        _report(record_property, f"{label}.phases", ", ".join(log))
+        _report(record_property, f"{label}.sdk", sdk.report())
+        assert not sdk.failed, f"upstream refused spans: {sdk.report()}"
+        assert len(sdk.accepted) == len(sdk.created) > 0, sdk.report()
+
+        d = wait_delivered(out, sdk.accepted, timeout=45, service=service)
+        caught_up = time.monotonic() - healed
+        _report(record_property, f"{label}.delivery",
+                f"{d.summary()}; all there {caught_up:.1f}s after the last fault ended")
+        assert not d.missing and not d.unexpected, d.summary()
+        # With retry_on_failure.max_interval 1s the upstream must notice the downstream is
+        # back within seconds, whatever gRPC's own reconnect backoff had grown to.
+        assert caught_up < RECOVERY_SECONDS, (
+            f"the backlog took {caught_up:.1f}s to arrive after the downstream came back")
+
+        n = len(sdk.accepted)
+        wait_metric(up, "otelcol_receiver_accepted_spans_total", n, timeout=5)
+        s = wait_metric(up, "otelcol_exporter_sent_spans_total", n, timeout=10)
+        assert s.value("otelcol_exporter_send_failed_spans_total") == 0
+        assert s.value("otelcol_exporter_queue_size") == 0
+        up.stop()
+        if downstream == "otelite":
+            down.stop()
+        return d, up
 
 
 def test_every_accepted_span_arrives_through_faults_and_a_60s_outage(otelite, tmp_path,
@@ -167,7 +164,8 @@ def _warnings(text: str) -> list[str]:
     return [line for line in text.splitlines() if "\twarning\t" in line]
 
 
-@pytest.mark.parametrize("stop", ["kill9", "kill9_torn_log_tail", "sigterm"])
+@pytest.mark.parametrize("stop", ["kill9", "kill9_torn_log_tail", "kill9_garbled_log_tail",
+                                  "sigterm"])
 def test_restart_with_the_on_disk_queue(otelite, tmp_path, record_property, stop):
     """Spans accepted into the on-disk queue while the downstream is down survive kill -9 (and
     a SIGTERM that cannot drain); with the tail of the newest LevelDB log torn, the daemon
@@ -201,7 +199,7 @@ def test_restart_with_the_on_disk_queue(otelite, tmp_path, record_property, stop
 
         expected = set(sdk.accepted)
         torn: set = set()
-        if stop == "kill9_torn_log_tail":
+        if stop.endswith("_log_tail"):
             log = newest_log(storage)
             data = log.read_bytes()
             records = read_leveldb_log(data)
@@ -212,9 +210,15 @@ def test_restart_with_the_on_disk_queue(otelite, tmp_path, record_property, stop
             last = records[-1]
             torn = {i for v in last.puts.values() for i in queued_span_ids(v)}
             assert 0 < len(torn) < len(expected)
-            # A write cut short: the file ends in the middle of its last record.
+            middle = last.start + (last.end - last.start) // 2
             with open(log, "r+b") as f:
-                f.truncate(last.start + (last.end - last.start) // 2)
+                if stop == "kill9_torn_log_tail":
+                    # A write cut short: the file ends in the middle of its last record.
+                    f.truncate(middle)
+                else:
+                    # Damaged bytes: the second half of the last record overwritten.
+                    f.seek(middle)
+                    f.write(secrets.token_bytes(last.end - middle))
             expected -= torn
 
         again = _persistent_upstream(otelite, listen, storage, "upstream-restarted")
@@ -223,7 +227,7 @@ def test_restart_with_the_on_disk_queue(otelite, tmp_path, record_property, stop
             10, "the restored-batches log line")
         assert f"({len(expected)} items)" in restored, restored
         warnings = [w for w in _warnings(again.stderr()) if "database" in w]
-        if stop == "kill9_torn_log_tail":
+        if stop.endswith("_log_tail"):
             assert len(warnings) == 1, "expected one warning about the log:\n" + "\n".join(warnings)
             assert "write-ahead log was damaged" in warnings[0] and log.name in warnings[0]
         else:
@@ -232,9 +236,10 @@ def test_restart_with_the_on_disk_queue(otelite, tmp_path, record_property, stop
         toxi.enable(PROXY)
         d = wait_delivered(out, expected, timeout=20, service=service)
         _report(record_property, f"restart.{stop}",
-                f"{d.summary()}; torn away with the log tail: {len(torn)}")
+                f"{d.summary()}; lost with the damaged last record: {len(torn)}")
         assert not d.missing, d.summary()
         assert not d.unexpected, f"{d.summary()}: spans of the torn record arrived"
+        assert d.duplicates == 0, f"nothing was exported before the restart: {d.summary()}"
         wait_metric(again, "otelcol_exporter_sent_spans_total", len(expected), timeout=10)
         again.stop()
     down.stop()
