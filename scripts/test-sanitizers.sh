@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The unit tests and the integration suite again, against an ASan+UBSan build (build-asan/):
+# The unit tests and the integration suite again, against an ASan+UBSan build (build-asan/), then
+# the concurrency unit tests against a ThreadSanitizer build (build-tsan/).
+# ASan+UBSan:
 # any memory error or undefined behaviour aborts the daemon and fails the test that drove it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,3 +14,9 @@ echo "== integration tests (ASan+UBSan)"
 # The image test compares the Dockerfile's runtime libraries with the binary's: not this binary's.
 OTELITE_BIN="$here/build-asan/otelite" "$here/.venv/bin/python" -m pytest "$here/tests/integration" \
   -q -p no:cacheprovider -k "not image_has_the_libraries"
+echo "== concurrency unit tests (ThreadSanitizer)"
+# The batcher, the sending queue and the memory account are shared by receiver threads, the
+# batching thread and exporter workers: their tests run again under TSan.
+OTELITE_BUILD_DIR="$here/build-tsan" "$here/scripts/build.sh" -DOTELITE_SANITIZE=thread
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "$here/build-tsan/tests/unit/otelite_unit_tests" \
+  --gtest_filter='Batcher*:Concat*:SplitAt*:QueuedExporter*:SendingQueue*:ExporterRetry*:PersistentQueue*:MemoryBudget*:MemoryLimiter*:FanOut*:FileStorage*'

@@ -10,6 +10,7 @@ namespace exporters::file { void Register(Registry&); }
 namespace exporters::debug { void Register(Registry&); }
 namespace exporters::otlp { void Register(Registry&); }
 namespace exporters::prometheus { void Register(Registry&); }
+namespace exporters::jaeger { void Register(Registry&); }
 namespace extensions::health_check { void Register(Registry&); }
 namespace extensions::file_storage { void Register(Registry&); }
 
@@ -23,6 +24,7 @@ const Registry& BuiltinRegistry() {
     exporters::debug::Register(r);
     exporters::otlp::Register(r);
     exporters::prometheus::Register(r);
+    exporters::jaeger::Register(r);
     extensions::health_check::Register(r);
     extensions::file_storage::Register(r);
     return r;

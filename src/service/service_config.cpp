@@ -1,5 +1,7 @@
 #include "service/service_config.h"
 
+#include "exporters/helper/settings.h"
+
 #include <algorithm>
 #include <set>
 
@@ -368,6 +370,42 @@ void CheckPortConflicts(const ConfNode& root, const ServiceConfig& cfg, Errors& 
 
 }  // namespace
 
+namespace {
+
+// sending_queue.storage must name a storage extension that service.extensions enables.
+void CheckQueueStorage(const ConfNode& root, const ServiceConfig& cfg, Errors& errors) {
+  for (const auto& [id, e] : cfg.exporters) {
+    const auto* helper = static_cast<const ExporterFactory*>(e.factory)->HelperSettings(*e.config);
+    if (helper == nullptr || helper->sending_queue.storage.empty()) continue;
+    const ConfNode* node = root.Find("exporters");
+    for (const std::string& key : {id.str(), std::string("sending_queue"), std::string("storage")}) {
+      const ConfNode* next = node ? node->Find(key) : nullptr;
+      if (next == nullptr) break;
+      node = next;
+    }
+    config::Mark mark = node ? node->mark() : e.mark;
+    std::string path = e.path + ".sending_queue.storage";
+    ComponentId storage;
+    if (std::string err = ComponentId::Parse(helper->sending_queue.storage, &storage);
+        !err.empty()) {
+      errors.Add(mark, path, err);
+      continue;
+    }
+    auto it = cfg.extensions.find(storage);
+    bool enabled = std::find(cfg.enabled_extensions.begin(), cfg.enabled_extensions.end(),
+                             storage) != cfg.enabled_extensions.end();
+    if (it == cfg.extensions.end() || !enabled) {
+      errors.Add(mark, path,
+                 "\"" + storage.str() + "\" is not an enabled storage extension (define it under "
+                 "extensions and list it in service.extensions)");
+    } else if (storage.type() != "file_storage") {
+      errors.Add(mark, path, "\"" + storage.str() + "\" is not a storage extension");
+    }
+  }
+}
+
+}  // namespace
+
 ServiceConfig ParseServiceConfig(const ConfNode& root, const Registry& registry, Errors& errors) {
   ServiceConfig cfg;
   if (!root.IsMap()) return cfg;
@@ -447,6 +485,7 @@ ServiceConfig ParseServiceConfig(const ConfNode& root, const Registry& registry,
     if (!used_e.count(id)) errors.Warn(e.mark, e.path, "exporter is not used by any pipeline");
   }
   CheckPortConflicts(root, cfg, errors);
+  CheckQueueStorage(root, cfg, errors);
   return cfg;
 }
 

@@ -8,6 +8,7 @@
 
 #include "components/factory.h"
 #include "exporters/helper/settings.h"
+#include "net/client_config.h"
 
 namespace otelite::exporters::otlp {
 
@@ -16,16 +17,8 @@ inline constexpr char kGrpcDeprecatedType[] = "otlp";
 inline constexpr char kHttpType[] = "otlp_http";
 inline constexpr char kHttpDeprecatedType[] = "otlphttp";
 
-// `tls`: client TLS settings (otelcol's configtls.ClientConfig, the keys otelite supports).
-struct TlsClientConfig {
-  bool insecure = false;              // gRPC only: plaintext instead of TLS
-  bool insecure_skip_verify = false;  // TLS without verifying the server's certificate
-  std::string ca_file;                // PEM roots; empty: the system's
-  std::string cert_file;              // client certificate (PEM), with key_file
-  std::string key_file;
-  std::string server_name_override;   // name to verify (and send as SNI) instead of the host
-  static const config::Schema<TlsClientConfig>& Schema();
-};
+// `tls`: client TLS settings, shared with the other network exporters (net/client_config.h).
+using TlsClientConfig = net::TlsClientConfig;
 
 struct GrpcConfig : ComponentConfig, helper::ExporterHelperSettings {
   std::string endpoint;  // host:port, optionally with http:// or https:// (required)
@@ -65,11 +58,6 @@ std::string ParseUrl(const std::string& text, Url* out);
 // The URL of a signal: its own *_endpoint when set, else `endpoint` + "/v1/<signal>" (nullopt
 // when neither is set).
 std::optional<std::string> SignalUrl(const HttpConfig& config, Signal signal);
-
-// The gRPC target (endpoint without an http:// or https:// prefix), and whether TLS is used:
-// always with https://, otherwise unless tls.insecure (as otelcol's configgrpc decides).
-std::string GrpcTarget(const GrpcConfig& config);
-bool GrpcUsesTls(const GrpcConfig& config);
 
 std::unique_ptr<ExporterFactory> NewGrpcFactory();  // grpc_exporter.cpp
 std::unique_ptr<ExporterFactory> NewHttpFactory();  // http_exporter.cpp

@@ -1,12 +1,9 @@
 #include "exporters/prometheus/metric_store.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
-#include <charconv>
-#include <cmath>
 
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb.h"
+#include "pdata/any_value.h"
 #include "pdata/otlp_json.h"
 
 namespace otelite::exporters::prometheus {
@@ -19,54 +16,6 @@ namespace metrics = opentelemetry::proto::metrics::v1;
 namespace {
 
 constexpr uint32_t kNoRecordedValue = 1;
-
-std::string FormatDouble(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[400];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
-  return ec == std::errc() ? std::string(buf, end) : std::to_string(v);
-}
-
-std::string Base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t n = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out.push_back(kAlphabet[(n >> s) & 63]);
-  }
-  if (i + 1 == in.size()) {
-    uint32_t n = uint8_t(in[i]) << 16;
-    out += {kAlphabet[(n >> 18) & 63], kAlphabet[(n >> 12) & 63], '=', '='};
-  } else if (i + 2 == in.size()) {
-    uint32_t n = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-    out += {kAlphabet[(n >> 18) & 63], kAlphabet[(n >> 12) & 63], kAlphabet[(n >> 6) & 63], '='};
-  }
-  return out;
-}
-
-nlohmann::json ToJson(const pb::common::AnyValue& v) {
-  switch (v.value_case()) {
-    case pb::common::AnyValue::kStringValue: return v.string_value();
-    case pb::common::AnyValue::kBoolValue: return v.bool_value();
-    case pb::common::AnyValue::kIntValue: return v.int_value();
-    case pb::common::AnyValue::kDoubleValue: return v.double_value();
-    case pb::common::AnyValue::kBytesValue: return Base64(v.bytes_value());
-    case pb::common::AnyValue::kArrayValue: {
-      nlohmann::json a = nlohmann::json::array();
-      for (const auto& e : v.array_value().values()) a.push_back(ToJson(e));
-      return a;
-    }
-    case pb::common::AnyValue::kKvlistValue: {
-      nlohmann::json o = nlohmann::json::object();
-      for (const auto& kv : v.kvlist_value().values()) o[kv.key()] = ToJson(kv.value());
-      return o;
-    }
-    default: return nullptr;
-  }
-}
 
 Attrs ToAttrs(const google::protobuf::RepeatedPtrField<pb::common::KeyValue>& kvs) {
   Attrs out;
@@ -174,19 +123,7 @@ void AccumulateExponential(const Series& prev, Series& cur) {
 
 }  // namespace
 
-std::string AttributeString(const pb::common::AnyValue& v) {
-  switch (v.value_case()) {
-    case pb::common::AnyValue::kStringValue: return v.string_value();
-    case pb::common::AnyValue::kBoolValue: return v.bool_value() ? "true" : "false";
-    case pb::common::AnyValue::kIntValue: return std::to_string(v.int_value());
-    case pb::common::AnyValue::kDoubleValue: return FormatDouble(v.double_value());
-    case pb::common::AnyValue::kBytesValue: return Base64(v.bytes_value());
-    case pb::common::AnyValue::kArrayValue:
-    case pb::common::AnyValue::kKvlistValue:
-      return ToJson(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    default: return {};
-  }
-}
+std::string AttributeString(const pb::common::AnyValue& v) { return AnyValueAsString(v); }
 
 std::string ResourceJob(const Attrs& resource) {
   const std::string* name = Find(resource, "service.name");

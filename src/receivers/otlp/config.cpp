@@ -13,7 +13,7 @@ const Schema<GrpcConfig>& GrpcConfig::Schema() {
       .Field("max_concurrent_streams", &GrpcConfig::max_concurrent_streams,
              "streams per connection; 0 = gRPC's default", config::AtLeast(0))
       .Field("include_metadata", &GrpcConfig::include_metadata,
-             "accepted for otelcol compatibility; client metadata is not propagated yet")
+             "attach client metadata to the data (for the batch processor's metadata_keys)")
       .Field("transport", &GrpcConfig::transport, "tcp", config::OneOf({"tcp"}));
   return s;
 }
@@ -46,7 +46,7 @@ const Schema<HttpConfig>& HttpConfig::Schema() {
              "largest request body in bytes, before and after decompression",
              config::AtLeast(1))
       .Field("include_metadata", &HttpConfig::include_metadata,
-             "accepted for otelcol compatibility; client metadata is not propagated yet")
+             "attach client metadata to the data (for the batch processor's metadata_keys)")
       .Field("cors", &HttpConfig::cors, "CORS for browser clients");
   return s;
 }

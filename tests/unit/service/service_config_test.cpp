@@ -128,7 +128,7 @@ TEST(ServiceConfig, UnknownComponentTypeListsSupportedTypes) {
               ElementsAre("config.yaml:6: receivers.kafka/in: unknown receiver type \"kafka\" "
                           "(supported: otlp)",
                           "config.yaml:10: exporters.kafka: unknown exporter type "
-                          "\"kafka\" (supported: debug, file, otlp_grpc, otlp_http, prometheus)",
+                          "\"kafka\" (supported: debug, file, jaeger, otlp_grpc, otlp_http, prometheus)",
                           "config.yaml:12: extensions.pprof: unknown extension type \"pprof\" "
                           "(supported: file_storage, health_check)"));
 }
@@ -888,6 +888,42 @@ TEST(ServiceConfig, FileExporterSettingsAreDecoded) {
   ASSERT_TRUE(fc.rotation.has_value());
   EXPECT_EQ(fc.rotation->max_megabytes, 100);
   EXPECT_EQ(fc.rotation->max_backups, 100);
+}
+
+}  // namespace
+}  // namespace otelite
+
+namespace otelite {
+namespace {
+
+TEST(ServiceConfig, QueueStorageMustBeAnEnabledStorageExtension) {
+  Parsed p = Parse(Lines({
+      "receivers:",                                          // 1
+      "  otlp: {protocols: {grpc: {endpoint: 127.0.0.1:0}}}",  // 2
+      "extensions:",                                         // 3
+      "  file_storage/off:",                                 // 4
+      "    directory: .",                                    // 5
+      "  health_check: {endpoint: 127.0.0.1:0}",             // 6
+      "exporters:",                                          // 7
+      "  otlp_grpc/a:",                                      // 8
+      "    endpoint: 127.0.0.1:1",                           // 9
+      "    sending_queue:",                                  // 10
+      "      storage: file_storage/off",                     // 11
+      "  otlp_grpc/b:",                                      // 12
+      "    endpoint: 127.0.0.1:1",                           // 13
+      "    sending_queue: {storage: health_check}",          // 14
+      "service:",                                            // 15
+      "  extensions: [health_check]",                        // 16
+      "  telemetry: {metrics: {level: none}}",               // 17
+      "  pipelines:",                                        // 18
+      "    traces: {receivers: [otlp], exporters: [otlp_grpc/a, otlp_grpc/b]}",  // 19
+  }));
+  EXPECT_THAT(p.errs,
+              ElementsAre("config.yaml:11: exporters.otlp_grpc/a.sending_queue.storage: "
+                          "\"file_storage/off\" is not an enabled storage extension (define it "
+                          "under extensions and list it in service.extensions)",
+                          "config.yaml:14: exporters.otlp_grpc/b.sending_queue.storage: "
+                          "\"health_check\" is not a storage extension"));
 }
 
 }  // namespace

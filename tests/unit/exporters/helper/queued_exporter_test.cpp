@@ -86,6 +86,10 @@ struct Fixture {
   double failed(const std::string& name = "x") {
     return counters(name).send_failed[0]->Value();
   }
+  size_t attempts() {
+    std::lock_guard lock(state->mu);
+    return state->attempts.size();
+  }
   std::vector<std::string> accepted() {
     std::lock_guard lock(state->mu);
     return state->accepted;
@@ -332,7 +336,7 @@ TEST(PersistentQueue, QueuedBatchesSurviveARestartAndAreExportedOnce) {
     ASSERT_EQ(q->Start(f.host), "");
     for (int i = 0; i < 5; ++i) ASSERT_TRUE(q->Consume(TracesBatch("d" + std::to_string(i))).ok());
     EXPECT_EQ(storage.size(), 5u) << "on disk before the client hears OK";
-    ASSERT_TRUE(WaitFor([&] { return f.state->attempts.size() >= 2; }));
+    ASSERT_TRUE(WaitFor([&] { return f.attempts() >= 2; }));
     q->Shutdown(Clock::now() + 2s);
     EXPECT_EQ(storage.size(), 5u) << "kept for the next start, not dropped";
     EXPECT_EQ(f.failed(), 0.0);
