@@ -7,6 +7,7 @@
 #include <grpcpp/security/tls_certificate_verifier.h>
 #include <grpcpp/security/tls_credentials_options.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <set>
@@ -17,6 +18,10 @@
 namespace otelite::net {
 
 namespace {
+
+// Bounds of GrpcClientOptions::max_reconnect_backoff.
+constexpr int64_t kMinReconnectBackoffMs = 100;
+constexpr int64_t kMaxReconnectBackoffMs = 120000;  // gRPC's default
 
 std::string Credentials(const GrpcClientOptions& o,
                         std::shared_ptr<grpc::ChannelCredentials>* out) {
@@ -82,6 +87,13 @@ struct GrpcUnaryClient::Impl {
   std::shared_ptr<grpc::GenericStub> stub;
 };
 
+std::chrono::milliseconds ReconnectBackoffFor(bool retry_enabled,
+                                              std::chrono::nanoseconds max_interval) {
+  if (!retry_enabled) return std::chrono::milliseconds(0);
+  return std::max(std::chrono::milliseconds(1),
+                  std::chrono::duration_cast<std::chrono::milliseconds>(max_interval));
+}
+
 GrpcUnaryClient::GrpcUnaryClient(GrpcClientOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
   for (const auto& [k, v] : impl_->options.headers) {
@@ -99,6 +111,12 @@ std::string GrpcUnaryClient::Start() {
   if (std::string err = Credentials(o, &creds); !err.empty()) return err;
   grpc::ChannelArguments args;
   args.SetUserAgentPrefix(std::string("otelite/") + OTELITE_VERSION);
+  if (o.max_reconnect_backoff.count() > 0) {
+    auto max_ms = int(std::clamp<int64_t>(o.max_reconnect_backoff.count(), kMinReconnectBackoffMs,
+                                          kMaxReconnectBackoffMs));
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, std::min(max_ms, 1000));
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, max_ms);
+  }
   if (GrpcUsesTls(o.endpoint, o.tls) && !o.tls.server_name_override.empty()) {
     args.SetSslTargetNameOverride(o.tls.server_name_override);
   }

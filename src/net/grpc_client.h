@@ -18,7 +18,16 @@ struct GrpcClientOptions {
   TlsClientConfig tls;
   std::map<std::string, std::string> headers;  // sent as metadata (names lower-cased)
   bool gzip = false;                           // compress requests with gzip
+  // Upper bound of the channel's reconnect backoff; 0: gRPC's default (120 s). gRPC backs off
+  // reconnecting on its own, and while it waits every call fails at once, so an exporter that
+  // retries every few seconds would go on failing for up to two minutes after the server came
+  // back. Exporters pass their retry_on_failure.max_interval.
+  std::chrono::milliseconds max_reconnect_backoff{0};
 };
+
+// The reconnect backoff bound for an exporter's retry settings (0 when it does not retry).
+std::chrono::milliseconds ReconnectBackoffFor(bool retry_enabled,
+                                              std::chrono::nanoseconds max_interval);
 
 struct GrpcCallResult {
   // Non-empty when the call was not made: the client is not started or is shut down.

@@ -242,7 +242,10 @@ void QueuedExporter::Finish(Job& job, const Status& status, bool keep_on_disk) {
   auto i = size_t(job.signal);
   if (status.ok()) {
     Add(counters_.sent[i], double(job.items));
-  } else if (!keep_on_disk) {
+  } else if (keep_on_disk) {
+    kept_batches_.fetch_add(1, std::memory_order_relaxed);
+    kept_items_.fetch_add(job.items, std::memory_order_relaxed);
+  } else {
     Add(counters_.send_failed[i], double(job.items));
     logger_->error("dropping {} {}: export failed: {}", job.items, SignalItemName(job.signal),
                    status.message());
@@ -396,13 +399,16 @@ void QueuedExporter::Shutdown(Deadline deadline) {
   // Whatever is left could not be exported in time: kept on disk for the next start, or counted
   // and logged once.
   Job job;
-  size_t batches = 0, kept = 0;
+  size_t batches = 0;
   std::array<size_t, kSignalCount> items{};
   while (queue_->jobs.try_dequeue(job)) {
     if (job.wake_up) continue;
     jobs_.fetch_sub(1);
-    if (job.key != 0) {
-      ++kept;
+    // With storage every piece of data was written before it was accepted: a batch the
+    // exporter-side batcher made (key 0) is made of pieces that are each on disk.
+    if (job.key != 0 || storage_) {
+      kept_batches_.fetch_add(1, std::memory_order_relaxed);
+      kept_items_.fetch_add(job.items, std::memory_order_relaxed);
       Release(job.units);
       for (auto& d : job.done) d(Status::Retryable("kept in storage for the next start"));
       continue;
@@ -418,7 +424,11 @@ void QueuedExporter::Shutdown(Deadline deadline) {
                    "points, {} log records)",
                    batches, items[0], items[1], items[2]);
   }
-  if (kept > 0) logger_->info("{} queued batches stay in storage for the next start", kept);
+  // Batches a consumer stopped retrying because of the shutdown, and those never taken.
+  if (size_t kept = kept_batches_.load(); kept > 0) {
+    logger_->info("{} queued batches ({} items) stay in storage for the next start", kept,
+                  kept_items_.load());
+  }
   if (started_) exporter_->Shutdown(deadline);
   storage_.reset();
 }

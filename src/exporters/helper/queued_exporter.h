@@ -104,6 +104,9 @@ class QueuedExporter : public Consumer, public Component {
   std::atomic<bool> closed_{false};
   std::atomic<bool> draining_{false};
   std::atomic<bool> abandon_{false};
+  // Batches (and their items) left in storage at shutdown for the next start.
+  std::atomic<size_t> kept_batches_{0};
+  std::atomic<size_t> kept_items_{0};
   std::mutex mu_;  // room for blocked producers; interruptible waits
   std::condition_variable cv_;
   std::vector<std::thread> workers_;

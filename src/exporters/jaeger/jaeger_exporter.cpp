@@ -33,7 +33,9 @@ class JaegerExporter : public Exporter {
   JaegerExporter(const CreateSettings& settings, const Config& config)
       : config_(config),
         id_(settings.id.str()),
-        client_({config.endpoint, config.tls, config.headers, config.compression == "gzip"}) {}
+        client_({config.endpoint, config.tls, config.headers, config.compression == "gzip",
+                 net::ReconnectBackoffFor(config.retry_on_failure.enabled,
+                                          config.retry_on_failure.max_interval)}) {}
 
   std::string Start(Host&) override { return client_.Start(); }
 

@@ -23,7 +23,9 @@ class GrpcExporter : public Exporter {
         id_(settings.id.str()),
         reporter_(settings),
         client_({config.endpoint, config.tls, config.headers,
-                 config.compression == "gzip" || config.compression == "zstd"}) {}
+                 config.compression == "gzip" || config.compression == "zstd",
+                 net::ReconnectBackoffFor(config.retry_on_failure.enabled,
+                                          config.retry_on_failure.max_interval)}) {}
 
   std::string Start(Host&) override { return client_.Start(); }
 

@@ -29,6 +29,11 @@ Status Intake::Accept(Batch batch) noexcept {
   size_t items = batch->item_count();
   Status status = consumers_[i]->Consume(std::move(batch));
   Add(status.ok() ? counters_.accepted[i] : counters_.refused[i], double(items));
+  // Every retryable refusal tells the client when to come back (RetryInfo, Retry-After), also
+  // when the refusing component gave no delay (a full sending queue, a stopping service).
+  if (status.retryable() && status.throttle().count() <= 0) {
+    return Status::Retryable(status.message(), kDefaultRetryAfter);
+  }
   return status;
 }
 

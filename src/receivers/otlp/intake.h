@@ -1,4 +1,5 @@
 #pragma once
+#include <chrono>
 #include <string>
 
 #include "components/factory.h"
@@ -10,6 +11,9 @@ namespace otelite::receivers::otlp {
 // pipelines and counts accepted and refused items under the transport's label.
 class Intake {
  public:
+  // The delay a retryable refusal asks for when the component that refused named none.
+  static constexpr std::chrono::milliseconds kDefaultRetryAfter{1000};
+
   Intake(const CreateSettings& settings, const SignalConsumers& consumers, std::string transport,
          bool include_metadata = false);
 

@@ -340,6 +340,8 @@ TEST(PersistentQueue, QueuedBatchesSurviveARestartAndAreExportedOnce) {
     q->Shutdown(Clock::now() + 2s);
     EXPECT_EQ(storage.size(), 5u) << "kept for the next start, not dropped";
     EXPECT_EQ(f.failed(), 0.0);
+    EXPECT_NE(f.logs().find("5 queued batches (5 items) stay in storage"), std::string::npos)
+        << f.logs();
   }
   // Garbage in the store is skipped with a warning, never a crash.
   storage.store->data[std::string("\0\0\0\0\0\0\0\x63", 8)] = "not a record";
@@ -354,6 +356,42 @@ TEST(PersistentQueue, QueuedBatchesSurviveARestartAndAreExportedOnce) {
   EXPECT_EQ(storage.size(), 0u) << "exported batches leave the store";
   EXPECT_NE(f.logs().find("skipped 1 unreadable"), std::string::npos) << f.logs();
   EXPECT_NE(f.logs().find("restored 5 queued batches"), std::string::npos) << f.logs();
+}
+
+// Past the shutdown deadline, batches the exporter-side batcher made from pieces on disk are
+// still on disk: kept for the next start, not counted or logged as dropped.
+TEST(PersistentQueue, BatchedPiecesLeftAtTheDeadlineStayOnDiskUncounted) {
+  Fixture f;
+  MemoryStorage storage;
+  f.host.extensions[ComponentId("file_storage")] = &storage;
+  f.Script({}, Status::Retryable("backend down"));
+  auto o = Retrying(20ms);
+  o.storage = "file_storage";
+  o.num_consumers = 1;
+  o.batch = helper::QueueBatchSettings{};
+  o.batch->min_size = 1;  // every piece is a batch of its own
+  o.batch->flush_timeout = 10ms;
+  {
+    std::lock_guard lock(f.state->mu);
+    f.state->hold = true;  // the one consumer is stuck in its first export
+  }
+  auto q = f.Make(o);
+  ASSERT_EQ(q->Start(f.host), "");
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(q->Consume(TracesBatch("p" + std::to_string(i))).ok());
+  EXPECT_EQ(storage.size(), 3u);
+  std::thread release([&] {
+    std::this_thread::sleep_for(300ms);
+    std::lock_guard lock(f.state->mu);
+    f.state->hold = false;
+    f.state->cv.notify_all();
+  });
+  q->Shutdown(Clock::now() + 100ms);
+  release.join();
+  EXPECT_EQ(storage.size(), 3u) << "every piece stays for the next start";
+  EXPECT_EQ(f.failed(), 0.0) << f.logs();
+  EXPECT_EQ(f.logs().find("dropped"), std::string::npos) << f.logs();
+  EXPECT_NE(f.logs().find("3 queued batches (3 items) stay in storage"), std::string::npos)
+      << f.logs();
 }
 
 TEST(PersistentQueue, MissingStorageExtensionFailsStartClearly) {
