@@ -54,9 +54,13 @@ def config(ports: Ports, text_port: int, om_port: int) -> dict:
     }
 
 
-def one(prom, expr: str, expected: float | None = None, timeout: float = 30, **labels) -> dict:
-    """Waits until `expr` gives exactly one series carrying `labels` (and value `expected`)."""
+def one(prom, expr: str, expected: float | None = None, timeout: float = 30, refresh=None,
+        **labels) -> dict:
+    """Waits until `expr` gives exactly one series carrying `labels` (and value `expected`).
+    `refresh`, when given, runs before every poll (to keep a series from expiring meanwhile)."""
     def ok(res):
+        if refresh is not None:
+            refresh()
         if len(res) != 1:
             return False
         metric = res[0]["metric"]
@@ -187,8 +191,9 @@ def test_every_kind_through_prometheus(setup):
 
     base = dict(job=JOB, instance=INSTANCE, deployment="it", **SCOPE)
     try:
-        # Delta sums and histograms, accumulated into cumulative ones.
-        one(prom, "delta_sent_bytes_total", 150,
+        # Delta sums and histograms, accumulated into cumulative ones. The zero deltas keep the
+        # series younger than metric_expiration however late Prometheus scrapes first.
+        one(prom, "delta_sent_bytes_total", 150, refresh=lambda: keep_delta_fresh(True),
             **{k: v for k, v in base.items()})
         delta_ok = prom.wait_for(
             'delta_duration_milliseconds_count{job="shop/checkout"}',
