@@ -44,7 +44,7 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -381,6 +381,57 @@ def trace_check(spans: list[Span], test_id: str) -> tuple[Check, list[str]]:
     return Check("test-id trace complete", not problems, detail), t.render()
 
 
+def forwarding_checks(c: cl.Cluster, spans: list[Span], test_id: str,
+                      timeout: float = 30.0) -> list[Check]:
+    """With the forward overlay: the test-id trace reached the trace backend whole (Jaeger's query
+    API, or the central otelite's file), and Prometheus scraped every service's request counter
+    from its sidecar's prometheus exporter. The file exporters stay the count of record; these
+    show the production paths carry the same data."""
+    checks = []
+    tagged = [s for s in spans if s.service == "app" and s.kind == KIND_SERVER
+              and s.attrs.get("http.request.header.test_id") in ([test_id], test_id)]
+    obs = c.ip("obs")
+    if tagged:
+        trace_id = tagged[0].trace_id
+        want = len(traces(spans)[trace_id].spans)
+        backend = c.s.get("trace_backend")
+
+        def backend_count() -> int:
+            if backend == "jaeger":
+                code, body = cl.http("GET", f"http://{obs}:{cl.JAEGER_QUERY}/api/traces/{trace_id}")
+                if code != 200:
+                    return 0
+                data = json.loads(body).get("data") or []
+                return len({sp["spanID"] for t in data for sp in t["spans"]})
+            path = c.dir / "obs" / "traces.jsonl"
+            return sum(1 for s in dedupe(pod_spans({"obs": path.parent}))[0]
+                       if s.trace_id == trace_id) if path.exists() else 0
+
+        deadline, got = time.monotonic() + timeout, 0
+        while time.monotonic() < deadline:
+            got = backend_count()
+            if got >= want:
+                break
+            time.sleep(1)
+        checks.append(Check(f"forwarding: the test-id trace reached {backend} whole", got == want,
+                            f"{got} of its {want} spans in {backend} (trace {trace_id})"))
+    query = "count by (service) (demo_requests_total)"
+    deadline, seen = time.monotonic() + timeout, set()
+    want_svcs = {d["service"] for d in c.pods.values()}
+    while time.monotonic() < deadline:
+        code, body = cl.http("GET", f"http://{obs}:{cl.PROMETHEUS_PORT}/api/v1/query?"
+                             + urlencode({"query": query}))
+        if code == 200:
+            seen = {r["metric"].get("service") for r in json.loads(body)["data"]["result"]}
+        if want_svcs <= seen:
+            break
+        time.sleep(1)
+    checks.append(Check("forwarding: Prometheus scraped demo_requests_total from every sidecar's "
+                        "prometheus exporter", want_svcs <= seen,
+                        f"services with series: {sorted(x for x in seen if x) or 'none'}"))
+    return checks
+
+
 # --------------------------------------------------------------------------------------------
 # runs
 
@@ -504,6 +555,8 @@ def _run_scenario(c: cl.Cluster, sc: Scenario, replicas: int, run_dir: Path, log
                         f"retried by the SDK) {refused:.0f}"))
     tc, rendered = trace_check(spans, test_id)
     checks.append(tc)
+    if c.s.get("forwarding"):
+        checks += forwarding_checks(c, spans, test_id)
     restarts = [e for e in events if "old_exit" in e]
     checks.append(Check("rolling restart: old sidecars exited cleanly on SIGTERM",
                         all(e["old_exit"] in (0, "stopped") for e in restarts) and bool(restarts)
