@@ -34,6 +34,7 @@ import csv
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -246,6 +247,37 @@ class Monitor:
                          "rss_max_mib": max(x[2] for x in s) / 2**20,
                          "rss_mean_mib": sum(x[2] for x in s) / len(s) / 2**20}
         return out
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) per thread name of one process, from /proc/<pid>/task/*/stat;
+    threads of the same name with a different trailing number (a pool) are added up."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = defaultdict(float)
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[re.sub(r"[-_]?\d+$", "", comm) or comm] += (int(fields[11]) + int(fields[12])) / tick
+    return dict(out)
+
+
+def threads_delta(before: dict[str, dict], after: dict[str, dict], seconds: float) -> dict:
+    """Per sidecar process: thread name -> average share of one core between two snapshots."""
+    out = {}
+    for name, a in after.items():
+        b = before.get(name, {})
+        d = {k: (v - b.get(k, 0.0)) / seconds for k, v in a.items()}
+        out[name] = dict(sorted(((k, v) for k, v in d.items() if v > 0), key=lambda kv: -kv[1]))
+    return out
+
+
+def sidecar_threads(c: cl.Cluster) -> dict[str, dict]:
+    return {p["name"]: thread_cpu(p["pid"]) for p in c.processes()
+            if p["name"].endswith("/sidecar") and cl.is_ours_and_alive(p)}
 
 
 def scrape(url: str) -> dict[str, float]:
@@ -609,9 +641,11 @@ def run_overhead(mode: str, work: Path, users: int, duration: float, sat_users: 
             for label, u, d, rate in (("paced", users, duration, 2.0),
                                       ("saturation", sat_users, sat_duration, 0.0)):
                 t0 = time.time()
+                threads0 = sidecar_threads(c)
                 rec = start_locust(c, run_dir, label, users=u, duration=d, rate=rate)
                 wait_locust(c, rec, d + 60)
                 t1 = time.time()
+                threads = threads_delta(threads0, sidecar_threads(c), t1 - t0)
                 rows = read_ledger(run_dir / f"{label}.ledger.csv")
                 steady = [r for r in rows if r["t"] >= t0 + warmup]
                 span = max(r["t"] for r in rows) - (t0 + warmup) if steady else 0
@@ -622,6 +656,7 @@ def run_overhead(mode: str, work: Path, users: int, duration: float, sat_users: 
                     **percentiles([r["ms"] for r in ok_rows]),
                     "resources": {"sidecar": mon.resources("/sidecar", t0 + warmup, t1),
                                   "service": mon.resources("/service", t0 + warmup, t1)},
+                    "sidecar_threads": threads,
                 }
                 out[label]["ledger"] = rows
                 log(f"[overhead {mode}] {label}: {len(rows)} requests, "
@@ -789,6 +824,20 @@ def write_report(out: Path, runs: list[RunResult], overhead: list[dict], notes: 
                      f"{fmt_res(s['resources']['sidecar'])} | "
                      f"{fmt_res(s['resources']['service'])} | {eq} | "
                      f"{r['loadavg_before']:.1f}/{r['loadavg_after']:.1f} |")
+        L += ["", "Where the sidecars' CPU goes (paced and saturation runs; per thread name, "
+              "summed over the 3 sidecars, from /proc/<pid>/task/*/stat; a pool's numbered "
+              "threads are added up; threads under 0.05% left out):", ""]
+        for r in overhead:
+            if r["mode"] == "none":
+                continue
+            for label in ("paced", "saturation"):
+                tot: dict[str, float] = defaultdict(float)
+                for th in r[label].get("sidecar_threads", {}).values():
+                    for k, v in th.items():
+                        tot[k] += v
+                top = sorted(tot.items(), key=lambda kv: -kv[1])
+                L.append(f"- {r['mode']}, {label}: {sum(tot.values()) * 100:.2f}% in all — " +
+                         ", ".join(f"`{k}` {v * 100:.2f}%" for k, v in top if v >= 0.0005))
         L += ["", "![overhead](overhead.png)", ""]
     (out / "report.md").write_text("\n".join(L) + "\n")
     return ok
@@ -810,7 +859,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     a.results.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="otelite-eval-"))
-    notes = []
+    la = os.getloadavg()
+    notes = [f"load average (1, 5, 15 min) at the start: {la[0]:.2f}, {la[1]:.2f}, {la[2]:.2f}"]
     runs: list[RunResult] = []
     overhead: list[dict] = []
     try:
@@ -833,7 +883,8 @@ def main(argv: list[str] | None = None) -> int:
                 version = next((ln.split(":", 1)[1].strip() for ln in info.splitlines()
                                 if ln.strip().startswith("version:")), "?")
                 notes.append(f"otelcol: otelcol-otelite {version} (Collector Builder), same "
-                             "pipelines as the otelite sidecar (deploy/local/otelcol-sidecar.yaml)")
+                             "pipelines as the otelite sidecar (deploy/local/otelcol-sidecar.yaml"
+                             " and, when forwarding, otelcol-forward.yaml)")
             else:
                 notes.append("otelcol: not available (run scripts/install-go-tools.sh)")
             d = 8 if a.quick else a.overhead_seconds
@@ -841,6 +892,9 @@ def main(argv: list[str] | None = None) -> int:
                 overhead.append(run_overhead(mode, work, users=8, duration=d, sat_users=16,
                                              sat_duration=d))
             plot_overhead(overhead, a.results / "overhead.png")
+        la = os.getloadavg()
+        notes.append(f"load average (1, 5, 15 min) at the end: {la[0]:.2f}, {la[1]:.2f}, "
+                     f"{la[2]:.2f}")
         ok = write_report(a.results, runs, overhead, notes, started)
         summary = {"ok": ok, "runs": [{"name": r.name, "replicas": r.replicas,
                                        "requests": len(r.ledger), "table": r.table,
