@@ -250,18 +250,19 @@ class Monitor:
 
 
 def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds (user + system) per thread name of one process, from /proc/<pid>/task/*/stat;
-    threads of the same name with a different trailing number (a pool) are added up."""
-    tick = os.sysconf("SC_CLK_TCK")
+    """CPU seconds per thread name of one process: each thread's run time from
+    /proc/<pid>/task/*/schedstat (nanoseconds, exact; the per-thread utime/stime of `stat` are
+    tick samples that undercount threads waking briefly and often). Threads of the same name with
+    a different trailing number (a pool) are added up."""
     out: dict[str, float] = defaultdict(float)
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
             stat = (task / "stat").read_text()
-        except OSError:
+            run_ns = int((task / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
             continue
         comm = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
-        out[re.sub(r"[-_]?\d+$", "", comm) or comm] += (int(fields[11]) + int(fields[12])) / tick
+        out[re.sub(r"[-_]?\d+$", "", comm) or comm] += run_ns / 1e9
     return dict(out)
 
 
