@@ -826,7 +826,7 @@ def write_report(out: Path, runs: list[RunResult], overhead: list[dict], notes: 
                      f"{fmt_res(s['resources']['service'])} | {eq} | "
                      f"{r['loadavg_before']:.1f}/{r['loadavg_after']:.1f} |")
         L += ["", "Where the sidecars' CPU goes (paced and saturation runs; per thread name, "
-              "summed over the 3 sidecars, from /proc/<pid>/task/*/stat; a pool's numbered "
+              "summed over the 3 sidecars, from /proc/<pid>/task/*/schedstat; a pool's numbered "
               "threads are added up; threads under 0.05% left out):", ""]
         for r in overhead:
             if r["mode"] == "none":
