@@ -35,6 +35,7 @@ import ipaddress
 import json
 import os
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -58,6 +59,7 @@ SIDECAR_METRICS = 8888
 SIDECAR_PROM_EXPORTER = 8889
 TOXIPROXY_API = 8474
 PROMETHEUS_PORT = 9090
+JAEGER_QUERY = 16686  # Jaeger v2 query API and UI in the observability namespace
 # The port on the mesh namespace that leads to replica i of a service (app replica i calls replica
 # i of auth and db: client-side balancing, deterministic, so every link is known).
 PROXY_BASE = {"auth": 18100, "db": 18200}
@@ -450,19 +452,27 @@ class Cluster:
         self.save()
 
     def _forwarding(self, forward: str, sidecar: str) -> bool:
-        if forward == "off" or sidecar != "otelite":
+        """Whether the sidecars use the forward overlay (traces to the trace backend, metrics to
+        Prometheus). auto: when the sidecar binary has the otlp_grpc and prometheus exporters and
+        the file_storage extension (otelite today, and the otelcol-otelite build)."""
+        if forward == "off" or sidecar == "none":
             return False
-        out = run(str(otelite_binary()), "components").stdout
-        have = all(f"  {c} [" in out for c in ("otlp_grpc", "prometheus"))
+        binary = tool_path("otelcol-otelite") if sidecar == "otelcol" else otelite_binary()
+        out = run(str(binary), "components").stdout
+        have = all(re.search(rf"(^|\s|name: ){c}(\s|\[|$)", out, re.M)
+                   for c in ("otlp_grpc", "prometheus", "file_storage"))
         if forward == "on" and not have:
-            raise RuntimeError("--forward on: this otelite has no otlp_grpc/prometheus exporter")
+            raise RuntimeError(f"--forward on: {binary} lacks otlp_grpc, prometheus or file_storage")
         return have
 
     def sidecar_argv(self) -> list[str]:
         kind = self.s["sidecar"]
         if kind == "otelcol":
-            return [str(tool_path("otelcol-otelite")), "--config",
+            argv = [str(tool_path("otelcol-otelite")), "--config",
                     str(HERE / "otelcol-sidecar.yaml")]
+            if self.s.get("forwarding"):
+                argv += ["--config", str(HERE / "otelcol-forward.yaml")]
+            return argv
         argv = [str(otelite_binary()), "--config", str(HERE / "otelite-sidecar.yaml")]
         if self.s.get("forwarding"):
             argv += ["--config", str(HERE / "otelite-forward.yaml")]

@@ -71,6 +71,14 @@ def test_quick_scenario_sends_what_it_receives(local_env, tmp_path):
                    "C: answered calls from A = db server spans", "test-id trace complete",
                    "health: every sidecar and service answered all along"):
         assert wanted in names, f"check {wanted!r} missing: {names}"
+    # The sidecars forward (this otelite has otlp_grpc, prometheus and file_storage): the test-id
+    # trace reached the trace backend whole, and Prometheus scraped the services' metrics from
+    # every sidecar's prometheus exporter.
+    backend = "jaeger" if cl.tool_path("jaeger") else "otelite"
+    for wanted in (f"forwarding: the test-id trace reached {backend} whole",
+                   "forwarding: Prometheus scraped demo_requests_total from every sidecar's "
+                   "prometheus exporter"):
+        assert wanted in names, f"check {wanted!r} missing: {names}"
 
     # The load and the fault were real: requests on every endpoint, calls to auth that got no
     # answer during the resets (or requests failing with C's injected errors), and a sidecar

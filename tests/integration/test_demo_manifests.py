@@ -240,6 +240,38 @@ def test_service_deployment_follows_the_demo_rules(rendered, name):
     assert resolve_port(sidecar, "metrics") == endpoint_port(
         config["service"]["telemetry"]["metrics"]["address"]) == 8888
 
+    # The services' metrics: the prometheus exporter on the port Prometheus selects by name.
+    prom = config["exporters"]["prometheus"]["endpoint"]
+    assert prom.startswith("0.0.0.0:"), prom
+    assert resolve_port(sidecar, "prom-exporter") == endpoint_port(prom) == 8889
+    assert "prometheus" in config["service"]["pipelines"]["metrics"]["exporters"]
+    scrape = yaml.safe_load((K8S_DIR / "config" / "prometheus.yml").read_text())
+    keeps = {r["regex"] for job in scrape["scrape_configs"]
+             for r in job.get("relabel_configs", []) if r.get("action") == "keep"}
+    assert {f"{sidecar['name']};metrics", f"{sidecar['name']};prom-exporter"} <= keeps, keeps
+
+    # memory_limiter first in every pipeline; its limit is a share of the container's limit.
+    for pname, pipeline in config["service"]["pipelines"].items():
+        assert pipeline.get("processors", [])[:1] == ["memory_limiter"], pname
+    assert sidecar["resources"]["limits"]["memory"], "memory_limiter needs a container limit"
+
+    # Traces to Jaeger with the sending queue on disk, in a directory on a writable volume of
+    # the pod (the root filesystem is read-only).
+    jaeger = [n for n in config["service"]["pipelines"]["traces"]["exporters"]
+              if n.split("/")[0] in ("otlp_grpc", "otlp")]
+    assert jaeger, config["service"]["pipelines"]["traces"]
+    exp = config["exporters"][jaeger[0]]
+    assert exp["endpoint"].split(":")[0] == "jaeger"
+    storage = exp["sending_queue"]["storage"]
+    assert storage in config["service"]["extensions"] and storage.startswith("file_storage")
+    directory = config["extensions"][storage]["directory"]
+    mounts = {m["mountPath"]: m for m in sidecar["volumeMounts"]}
+    mount = next((m for path, m in mounts.items() if directory.startswith(path.rstrip("/") + "/")),
+                 None)
+    assert mount and not mount.get("readOnly"), (directory, mounts)
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert "emptyDir" in volume, volume
+
     # The service: its own probes, and OTLP to the sidecar's gRPC receiver on localhost.
     main = [c for c in pod["containers"] if c["name"] == name]
     assert len(main) == 1

@@ -34,6 +34,7 @@ import csv
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -44,7 +45,7 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -248,6 +249,38 @@ class Monitor:
         return out
 
 
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds per thread name of one process: each thread's run time from
+    /proc/<pid>/task/*/schedstat (nanoseconds, exact; the per-thread utime/stime of `stat` are
+    tick samples that undercount threads waking briefly and often). Threads of the same name with
+    a different trailing number (a pool) are added up."""
+    out: dict[str, float] = defaultdict(float)
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            stat = (task / "stat").read_text()
+            run_ns = int((task / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        out[re.sub(r"[-_]?\d+$", "", comm) or comm] += run_ns / 1e9
+    return dict(out)
+
+
+def threads_delta(before: dict[str, dict], after: dict[str, dict], seconds: float) -> dict:
+    """Per sidecar process: thread name -> average share of one core between two snapshots."""
+    out = {}
+    for name, a in after.items():
+        b = before.get(name, {})
+        d = {k: (v - b.get(k, 0.0)) / seconds for k, v in a.items()}
+        out[name] = dict(sorted(((k, v) for k, v in d.items() if v > 0), key=lambda kv: -kv[1]))
+    return out
+
+
+def sidecar_threads(c: cl.Cluster) -> dict[str, dict]:
+    return {p["name"]: thread_cpu(p["pid"]) for p in c.processes()
+            if p["name"].endswith("/sidecar") and cl.is_ours_and_alive(p)}
+
+
 def scrape(url: str) -> dict[str, float]:
     """Sums of a Prometheus text endpoint's samples by metric name."""
     from prometheus_client.parser import text_string_to_metric_families
@@ -381,6 +414,57 @@ def trace_check(spans: list[Span], test_id: str) -> tuple[Check, list[str]]:
     return Check("test-id trace complete", not problems, detail), t.render()
 
 
+def forwarding_checks(c: cl.Cluster, spans: list[Span], test_id: str,
+                      timeout: float = 30.0) -> list[Check]:
+    """With the forward overlay: the test-id trace reached the trace backend whole (Jaeger's query
+    API, or the central otelite's file), and Prometheus scraped every service's request counter
+    from its sidecar's prometheus exporter. The file exporters stay the count of record; these
+    show the production paths carry the same data."""
+    checks = []
+    tagged = [s for s in spans if s.service == "app" and s.kind == KIND_SERVER
+              and s.attrs.get("http.request.header.test_id") in ([test_id], test_id)]
+    obs = c.ip("obs")
+    if tagged:
+        trace_id = tagged[0].trace_id
+        want = len(traces(spans)[trace_id].spans)
+        backend = c.s.get("trace_backend")
+
+        def backend_count() -> int:
+            if backend == "jaeger":
+                code, body = cl.http("GET", f"http://{obs}:{cl.JAEGER_QUERY}/api/traces/{trace_id}")
+                if code != 200:
+                    return 0
+                data = json.loads(body).get("data") or []
+                return len({sp["spanID"] for t in data for sp in t["spans"]})
+            path = c.dir / "obs" / "traces.jsonl"
+            return sum(1 for s in dedupe(pod_spans({"obs": path.parent}))[0]
+                       if s.trace_id == trace_id) if path.exists() else 0
+
+        deadline, got = time.monotonic() + timeout, 0
+        while time.monotonic() < deadline:
+            got = backend_count()
+            if got >= want:
+                break
+            time.sleep(1)
+        checks.append(Check(f"forwarding: the test-id trace reached {backend} whole", got == want,
+                            f"{got} of its {want} spans in {backend} (trace {trace_id})"))
+    query = "count by (service) (demo_requests_total)"
+    deadline, seen = time.monotonic() + timeout, set()
+    want_svcs = {d["service"] for d in c.pods.values()}
+    while time.monotonic() < deadline:
+        code, body = cl.http("GET", f"http://{obs}:{cl.PROMETHEUS_PORT}/api/v1/query?"
+                             + urlencode({"query": query}))
+        if code == 200:
+            seen = {r["metric"].get("service") for r in json.loads(body)["data"]["result"]}
+        if want_svcs <= seen:
+            break
+        time.sleep(1)
+    checks.append(Check("forwarding: Prometheus scraped demo_requests_total from every sidecar's "
+                        "prometheus exporter", want_svcs <= seen,
+                        f"services with series: {sorted(x for x in seen if x) or 'none'}"))
+    return checks
+
+
 # --------------------------------------------------------------------------------------------
 # runs
 
@@ -504,6 +588,8 @@ def _run_scenario(c: cl.Cluster, sc: Scenario, replicas: int, run_dir: Path, log
                         f"retried by the SDK) {refused:.0f}"))
     tc, rendered = trace_check(spans, test_id)
     checks.append(tc)
+    if c.s.get("forwarding"):
+        checks += forwarding_checks(c, spans, test_id)
     restarts = [e for e in events if "old_exit" in e]
     checks.append(Check("rolling restart: old sidecars exited cleanly on SIGTERM",
                         all(e["old_exit"] in (0, "stopped") for e in restarts) and bool(restarts)
@@ -556,9 +642,11 @@ def run_overhead(mode: str, work: Path, users: int, duration: float, sat_users: 
             for label, u, d, rate in (("paced", users, duration, 2.0),
                                       ("saturation", sat_users, sat_duration, 0.0)):
                 t0 = time.time()
+                threads0 = sidecar_threads(c)
                 rec = start_locust(c, run_dir, label, users=u, duration=d, rate=rate)
                 wait_locust(c, rec, d + 60)
                 t1 = time.time()
+                threads = threads_delta(threads0, sidecar_threads(c), t1 - t0)
                 rows = read_ledger(run_dir / f"{label}.ledger.csv")
                 steady = [r for r in rows if r["t"] >= t0 + warmup]
                 span = max(r["t"] for r in rows) - (t0 + warmup) if steady else 0
@@ -569,6 +657,7 @@ def run_overhead(mode: str, work: Path, users: int, duration: float, sat_users: 
                     **percentiles([r["ms"] for r in ok_rows]),
                     "resources": {"sidecar": mon.resources("/sidecar", t0 + warmup, t1),
                                   "service": mon.resources("/service", t0 + warmup, t1)},
+                    "sidecar_threads": threads,
                 }
                 out[label]["ledger"] = rows
                 log(f"[overhead {mode}] {label}: {len(rows)} requests, "
@@ -736,6 +825,20 @@ def write_report(out: Path, runs: list[RunResult], overhead: list[dict], notes: 
                      f"{fmt_res(s['resources']['sidecar'])} | "
                      f"{fmt_res(s['resources']['service'])} | {eq} | "
                      f"{r['loadavg_before']:.1f}/{r['loadavg_after']:.1f} |")
+        L += ["", "Where the sidecars' CPU goes (paced and saturation runs; per thread name, "
+              "summed over the 3 sidecars, from /proc/<pid>/task/*/schedstat; a pool's numbered "
+              "threads are added up; threads under 0.05% left out):", ""]
+        for r in overhead:
+            if r["mode"] == "none":
+                continue
+            for label in ("paced", "saturation"):
+                tot: dict[str, float] = defaultdict(float)
+                for th in r[label].get("sidecar_threads", {}).values():
+                    for k, v in th.items():
+                        tot[k] += v
+                top = sorted(tot.items(), key=lambda kv: -kv[1])
+                L.append(f"- {r['mode']}, {label}: {sum(tot.values()) * 100:.2f}% in all — " +
+                         ", ".join(f"`{k}` {v * 100:.2f}%" for k, v in top if v >= 0.0005))
         L += ["", "![overhead](overhead.png)", ""]
     (out / "report.md").write_text("\n".join(L) + "\n")
     return ok
@@ -757,7 +860,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     a.results.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="otelite-eval-"))
-    notes = []
+    la = os.getloadavg()
+    notes = [f"load average (1, 5, 15 min) at the start: {la[0]:.2f}, {la[1]:.2f}, {la[2]:.2f}"]
     runs: list[RunResult] = []
     overhead: list[dict] = []
     try:
@@ -780,7 +884,8 @@ def main(argv: list[str] | None = None) -> int:
                 version = next((ln.split(":", 1)[1].strip() for ln in info.splitlines()
                                 if ln.strip().startswith("version:")), "?")
                 notes.append(f"otelcol: otelcol-otelite {version} (Collector Builder), same "
-                             "pipelines as the otelite sidecar (deploy/local/otelcol-sidecar.yaml)")
+                             "pipelines as the otelite sidecar (deploy/local/otelcol-sidecar.yaml"
+                             " and, when forwarding, otelcol-forward.yaml)")
             else:
                 notes.append("otelcol: not available (run scripts/install-go-tools.sh)")
             d = 8 if a.quick else a.overhead_seconds
@@ -788,6 +893,9 @@ def main(argv: list[str] | None = None) -> int:
                 overhead.append(run_overhead(mode, work, users=8, duration=d, sat_users=16,
                                              sat_duration=d))
             plot_overhead(overhead, a.results / "overhead.png")
+        la = os.getloadavg()
+        notes.append(f"load average (1, 5, 15 min) at the end: {la[0]:.2f}, {la[1]:.2f}, "
+                     f"{la[2]:.2f}")
         ok = write_report(a.results, runs, overhead, notes, started)
         summary = {"ok": ok, "runs": [{"name": r.name, "replicas": r.replicas,
                                        "requests": len(r.ledger), "table": r.table,
