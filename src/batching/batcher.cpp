@@ -2,6 +2,8 @@
 
 #include <concurrentqueue/blockingconcurrentqueue.h>
 
+#include <pthread.h>
+
 #include <algorithm>
 
 #include "pdata/split.h"
@@ -236,6 +238,7 @@ void Batcher::Send(Signal signal, const std::shared_ptr<const ClientMetadata>& m
 }
 
 void Batcher::Run() {
+  pthread_setname_np(pthread_self(), "otelite-batch");
   std::vector<Piece> buf(kBulk);
   while (true) {
     bool stopping = stopping_.load(std::memory_order_acquire);

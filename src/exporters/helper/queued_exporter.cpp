@@ -4,6 +4,8 @@
 #include <prometheus/gauge.h>
 #include <spdlog/spdlog.h>
 
+#include <pthread.h>
+
 #include <future>
 
 #include "extensions/storage/storage.h"
@@ -257,6 +259,7 @@ void QueuedExporter::Finish(Job& job, const Status& status, bool keep_on_disk) {
 }
 
 void QueuedExporter::Work() {
+  pthread_setname_np(pthread_self(), "otelite-export");
   Job job;
   while (true) {
     // Blocks without polling; Shutdown wakes every worker with a job that has no data.

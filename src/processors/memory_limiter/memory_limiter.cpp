@@ -5,6 +5,7 @@
 //  - the process RSS, read every check_interval (glibc's free memory is returned with
 //    malloc_trim when it is above the soft limit, as otelcol forces a GC).
 #include <malloc.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
@@ -146,6 +147,7 @@ class MemoryLimiter : public Processor {
 
  private:
   void Check() {
+    pthread_setname_np(pthread_self(), "otelite-memlim");
     MemoryBudget& budget = MemoryBudget::Process();
     std::unique_lock lock(mu_);
     while (!stopped_) {
