@@ -201,7 +201,8 @@ TEST(JaegerTranslate, TheErrorTagOfAnErrorStatusReplacesAnErrorAttribute) {
   OneSpan t;
   AddStringAttr(t.span->mutable_attributes(), "error", "timeout");
   t.span->mutable_status()->set_code(pb::trace::Status::STATUS_CODE_ERROR);
-  auto errors = All(t.Translate().spans(0).tags(), "error");
+  auto batch = t.Translate();  // the tags point into it: keep it alive
+  auto errors = All(batch.spans(0).tags(), "error");
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0]->v_type(), jm::BOOL);
   EXPECT_TRUE(errors[0]->v_bool());

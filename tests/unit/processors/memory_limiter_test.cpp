@@ -137,10 +137,15 @@ TEST(MemoryLimiter, RefusesRetryablyOnceBufferedDataReachesTheSoftLimit) {
   EXPECT_TRUE(limiter->Consume(testing::TracesBatch("ok", 3)).ok());
   EXPECT_EQ(next.items.load(), 3u);
 
-  // Hold ~60 MiB of payloads: more than the room between the baseline and the soft limit.
+  // Hold a payload charged with ~60 MiB, more than the room between the baseline and the soft
+  // limit, whose pages are reserved but never touched: the RSS stays put, so what refuses here
+  // is the exact account, not the RSS check (the integration overload test covers that one).
   std::vector<Batch> held;
-  std::string chunk = MakeTraces(std::string(1 << 20, 'x'), 1).SerializeAsString();
-  for (int i = 0; i < 60; ++i) held.push_back(Payload::Parse(Signal::kTraces, chunk));
+  std::string big;
+  big.reserve(size_t(60) << 20);
+  big.append(MakeTraces("big", 1).SerializeAsString());  // copied into the reserved buffer
+  held.push_back(Payload::FromWire(Signal::kTraces, std::move(big), 1));
+  ASSERT_GE(held.back()->charged_bytes(), size_t(60) << 20);
   Status s = limiter->Consume(testing::TracesBatch("refused", 2));
   EXPECT_TRUE(s.retryable());
   EXPECT_GE(s.throttle(), 1000ms) << "a throttle hint for the client";
