@@ -140,8 +140,9 @@ GrpcCallResult GrpcUnaryClient::Call(const std::string& method, std::string_view
   call.context.set_compression_algorithm(im.options.gzip ? GRPC_COMPRESS_GZIP
                                                          : GRPC_COMPRESS_NONE);
   for (const auto& [k, v] : im.metadata) call.context.AddMetadata(k, v);
-  // The caller keeps the bytes alive until the call completes (we wait for it): no copy.
-  grpc::Slice slice(request.data(), request.size(), grpc::Slice::STATIC_SLICE);
+  // A copy the slice owns: a cancelled call completes while the transport may still be writing
+  // the bytes (ASan caught a borrowed, static slice being read after the payload was freed).
+  grpc::Slice slice(request.data(), request.size());
   grpc::ByteBuffer buffer(&slice, 1);
 
   std::shared_ptr<grpc::GenericStub> stub;
