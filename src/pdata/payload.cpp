@@ -22,24 +22,10 @@ size_t CountSpans(const TracesRequest& r) {
 }
 
 size_t CountMetricPoints(const MetricsRequest& r) {
-  using opentelemetry::proto::metrics::v1::Metric;
   size_t n = 0;
-  for (const auto& rm : r.resource_metrics()) {
-    for (const auto& sm : rm.scope_metrics()) {
-      for (const auto& m : sm.metrics()) {
-        switch (m.data_case()) {
-          case Metric::kGauge: n += m.gauge().data_points_size(); break;
-          case Metric::kSum: n += m.sum().data_points_size(); break;
-          case Metric::kHistogram: n += m.histogram().data_points_size(); break;
-          case Metric::kExponentialHistogram:
-            n += m.exponential_histogram().data_points_size();
-            break;
-          case Metric::kSummary: n += m.summary().data_points_size(); break;
-          case Metric::DATA_NOT_SET: break;
-        }
-      }
-    }
-  }
+  for (const auto& rm : r.resource_metrics())
+    for (const auto& sm : rm.scope_metrics())
+      for (const auto& m : sm.metrics()) n += DataPointCount(m);
   return n;
 }
 
@@ -51,6 +37,20 @@ size_t CountLogRecords(const LogsRequest& r) {
 }
 
 }  // namespace
+
+size_t DataPointCount(const opentelemetry::proto::metrics::v1::Metric& m) {
+  using opentelemetry::proto::metrics::v1::Metric;
+  switch (m.data_case()) {
+    case Metric::kGauge: return size_t(m.gauge().data_points_size());
+    case Metric::kSum: return size_t(m.sum().data_points_size());
+    case Metric::kHistogram: return size_t(m.histogram().data_points_size());
+    case Metric::kExponentialHistogram:
+      return size_t(m.exponential_histogram().data_points_size());
+    case Metric::kSummary: return size_t(m.summary().data_points_size());
+    case Metric::DATA_NOT_SET: return 0;
+  }
+  return 0;
+}
 
 size_t CountItems(Signal signal, const google::protobuf::Message& request) {
   switch (signal) {

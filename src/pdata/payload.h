@@ -11,6 +11,9 @@
 namespace google::protobuf {
 class Message;
 }
+namespace opentelemetry::proto::metrics::v1 {
+class Metric;
+}
 namespace opentelemetry::proto::collector {
 namespace trace::v1 { class ExportTraceServiceRequest; }
 namespace metrics::v1 { class ExportMetricsServiceRequest; }
@@ -99,5 +102,7 @@ using Batch = std::shared_ptr<const Payload>;
 
 // Counts the items of a decoded request of the given signal.
 size_t CountItems(Signal signal, const google::protobuf::Message& request);
+// The data points of one metric, whatever its kind (the item otelcol counts for metrics).
+size_t DataPointCount(const opentelemetry::proto::metrics::v1::Metric& metric);
 
 }  // namespace otelite

@@ -93,18 +93,6 @@ void SplitTree(Request& front, Request& back, size_t n, GetResources resources, 
   if (r < rs_list.size()) rs_list.DeleteSubrange(r, rs_list.size() - r);
 }
 
-int PointCount(const Metric& m) {
-  switch (m.data_case()) {
-    case Metric::kGauge: return m.gauge().data_points_size();
-    case Metric::kSum: return m.sum().data_points_size();
-    case Metric::kHistogram: return m.histogram().data_points_size();
-    case Metric::kExponentialHistogram: return m.exponential_histogram().data_points_size();
-    case Metric::kSummary: return m.summary().data_points_size();
-    case Metric::DATA_NOT_SET: return 0;
-  }
-  return 0;
-}
-
 // Moves the points of `m` after the first `keep` into `rest`, which becomes a copy of the metric
 // without those first points.
 void CutMetric(Metric& m, int keep, Metric& rest) {
@@ -144,14 +132,14 @@ void SplitMetrics(MetricsRequest& front, MetricsRequest& back, size_t n) {
     for (auto& sm : *rm.mutable_scope_metrics()) {
       auto& metrics = *sm.mutable_metrics();
       for (int i = 0; i < metrics.size(); ++i) {
-        size_t points = size_t(PointCount(metrics.Get(i)));
+        size_t points = DataPointCount(metrics.Get(i));
         if (taken < n && taken + points > n) {
           Metric rest;
           CutMetric(*metrics.Mutable(i), int(n - taken), rest);
           // Insert the rest right after the cut metric.
           metrics.Add()->Swap(&rest);
           for (int j = metrics.size() - 1; j > i + 1; --j) metrics.SwapElements(j, j - 1);
-          points = size_t(PointCount(metrics.Get(i)));
+          points = DataPointCount(metrics.Get(i));
         }
         taken += points;
       }
@@ -164,7 +152,7 @@ void SplitMetrics(MetricsRequest& front, MetricsRequest& back, size_t n) {
     for (const auto& sm : rm.scope_metrics())
       for (const auto& m : sm.metrics()) {
         if (points >= n) break;
-        points += size_t(PointCount(m));
+        points += DataPointCount(m);
         ++metrics_before;
       }
   SplitTree(

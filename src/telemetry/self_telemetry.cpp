@@ -7,12 +7,11 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <fstream>
 
 #include "net/http_server.h"
+#include "telemetry/process.h"
 #include "otelite_version.h"
 
 namespace otelite {
@@ -47,7 +46,7 @@ class ProcessCollector : public prometheus::Collectable {
     one("otelcol_process_uptime_seconds_total", "Uptime of the process", MetricType::Counter,
         uptime);
     one("otelcol_process_memory_rss_bytes", "Total physical memory (resident set size)",
-        MetricType::Gauge, ResidentBytes());
+        MetricType::Gauge, double(ResidentBytes()));
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
     double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
@@ -67,12 +66,6 @@ class ProcessCollector : public prometheus::Collectable {
   }
 
  private:
-  static double ResidentBytes() {
-    std::ifstream statm("/proc/self/statm");
-    long pages_total = 0, pages_resident = 0;
-    statm >> pages_total >> pages_resident;
-    return static_cast<double>(pages_resident) * static_cast<double>(sysconf(_SC_PAGESIZE));
-  }
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
@@ -199,38 +192,30 @@ SelfTelemetry::ExporterCounters SelfTelemetry::ForExporter(const ComponentId& id
   return c;
 }
 
-prometheus::Counter* SelfTelemetry::Counter(const std::string& name, const std::string& help,
-                                            const Labels& labels) {
+template <class Metric, class Builder, class... Args>
+Metric* SelfTelemetry::Dynamic(Builder builder, const std::string& name, const std::string& help,
+                               const Labels& labels, Args&&... args) {
   std::lock_guard lock(dynamic_mu_);
   auto& family = dynamic_families_[name];
-  if (family == nullptr) {
-    family = &prometheus::BuildCounter().Name(name).Help(help).Register(*registry_);
-  }
-  return &static_cast<Family<prometheus::Counter>*>(family)->Add(
-      prometheus::Labels(labels.begin(), labels.end()));
+  if (family == nullptr) family = &builder.Name(name).Help(help).Register(*registry_);
+  return &static_cast<Family<Metric>*>(family)->Add(labels, std::forward<Args>(args)...);
+}
+
+prometheus::Counter* SelfTelemetry::Counter(const std::string& name, const std::string& help,
+                                            const Labels& labels) {
+  return Dynamic<prometheus::Counter>(prometheus::BuildCounter(), name, help, labels);
 }
 
 prometheus::Gauge* SelfTelemetry::Gauge(const std::string& name, const std::string& help,
                                         const Labels& labels) {
-  std::lock_guard lock(dynamic_mu_);
-  auto& family = dynamic_families_[name];
-  if (family == nullptr) {
-    family = &prometheus::BuildGauge().Name(name).Help(help).Register(*registry_);
-  }
-  return &static_cast<Family<prometheus::Gauge>*>(family)->Add(
-      prometheus::Labels(labels.begin(), labels.end()));
+  return Dynamic<prometheus::Gauge>(prometheus::BuildGauge(), name, help, labels);
 }
 
 prometheus::Histogram* SelfTelemetry::Histogram(const std::string& name, const std::string& help,
                                                 const Labels& labels,
                                                 const std::vector<double>& buckets) {
-  std::lock_guard lock(dynamic_mu_);
-  auto& family = dynamic_families_[name];
-  if (family == nullptr) {
-    family = &prometheus::BuildHistogram().Name(name).Help(help).Register(*registry_);
-  }
-  return &static_cast<Family<prometheus::Histogram>*>(family)->Add(
-      prometheus::Labels(labels.begin(), labels.end()), buckets);
+  return Dynamic<prometheus::Histogram>(prometheus::BuildHistogram(), name, help, labels,
+                                        buckets);
 }
 
 std::array<prometheus::Counter*, kSignalCount> SelfTelemetry::SignalCounters(

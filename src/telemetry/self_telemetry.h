@@ -74,6 +74,10 @@ class SelfTelemetry {
   struct Families;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<Families> families_;
+  // The family `name` (made by `builder` on first use) and its metric with `labels`.
+  template <class Metric, class Builder, class... Args>
+  Metric* Dynamic(Builder builder, const std::string& name, const std::string& help,
+                  const Labels& labels, Args&&... args);
   std::mutex dynamic_mu_;
   std::map<std::string, void*> dynamic_families_;
   struct Endpoint;

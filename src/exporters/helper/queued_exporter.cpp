@@ -94,11 +94,11 @@ QueuedExporter::QueuedExporter(const CreateSettings& settings, std::unique_ptr<E
 
 QueuedExporter::~QueuedExporter() { Shutdown(Clock::now()); }
 
-size_t QueuedExporter::UnitsOf(const Payload& p) const {
+size_t QueuedExporter::Units(size_t items, const std::function<size_t()>& bytes) const {
   switch (options_.sizer) {
     case Sizer::kRequests: return 1;
-    case Sizer::kItems: return p.item_count();
-    case Sizer::kBytes: return p.wire_size();
+    case Sizer::kItems: return items;
+    case Sizer::kBytes: return bytes();
   }
   return 1;
 }
@@ -155,7 +155,7 @@ Status QueuedExporter::Consume(Batch batch) noexcept {
 Status QueuedExporter::Enqueue(Batch batch, batching::Done done) {
   Signal signal = batch->signal();
   size_t items = batch->item_count();
-  size_t units = UnitsOf(*batch);
+  size_t units = Units(items, [&] { return batch->wire_size(); });
   if (Status s = Reserve(units, signal, items); !s.ok()) return s;
 
   uint64_t key = 0;
@@ -195,15 +195,18 @@ void QueuedExporter::Dispatch(Job job) {
   queue_->jobs.enqueue(std::move(job));
 }
 
+bool QueuedExporter::StopRetrying() const {
+  return abandon_.load() || (storage_ != nullptr && closed_.load());
+}
+
 bool QueuedExporter::Keep(const Status& s) const {
   return storage_ != nullptr && !s.ok() && s.retryable() && closed_.load();
 }
 
 bool QueuedExporter::Wait(std::chrono::milliseconds d) {
   std::unique_lock lock(mu_);
-  auto stop = [&] { return abandon_.load() || (storage_ != nullptr && closed_.load()); };
-  cv_.wait_for(lock, d, stop);
-  return !stop();
+  cv_.wait_for(lock, d, [&] { return StopRetrying(); });
+  return !StopRetrying();
 }
 
 Status QueuedExporter::ExportWithRetry(const Payload& payload, bool* kept) {
@@ -213,7 +216,7 @@ Status QueuedExporter::ExportWithRetry(const Payload& payload, bool* kept) {
   while (true) {
     Status s = exporter_->Push(payload);
     if (s.ok() || !s.retryable() || !r.enabled) return s;
-    if (abandon_.load() || (storage_ && closed_.load())) {
+    if (StopRetrying()) {
       *kept = storage_ != nullptr;
       return s;
     }
@@ -309,9 +312,7 @@ std::string QueuedExporter::Restore() {
       return true;
     }
     max_key = std::max(max_key, *k);
-    size_t units = options_.sizer == Sizer::kRequests ? 1
-                   : options_.sizer == Sizer::kItems  ? header->items
-                                                      : value.size() - kRecordHeader;
+    size_t units = Units(header->items, [&] { return value.size() - kRecordHeader; });
     restored.push_back(Job{nullptr, *k, header->signal, header->items, units, {}});
     return true;
   });

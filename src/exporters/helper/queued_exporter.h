@@ -1,6 +1,7 @@
 #pragma once
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -76,7 +77,8 @@ class QueuedExporter : public Consumer, public Component {
   };
   struct Queue;
 
-  size_t UnitsOf(const Payload& p) const;
+  // Queue units of a batch of `items` items; `bytes` is asked only by the bytes sizer.
+  size_t Units(size_t items, const std::function<size_t()>& bytes) const;
   Status Reserve(size_t units, Signal signal, size_t items);
   void Release(size_t units);
   Status Enqueue(Batch batch, batching::Done done);
@@ -88,6 +90,8 @@ class QueuedExporter : public Consumer, public Component {
   void Finish(Job& job, const Status& status, bool keep_on_disk);
   // Whether a batch that failed with `s` stays on disk for the next start (shutting down).
   bool Keep(const Status& s) const;
+  // Retrying ends past the shutdown deadline, or at shutdown when the batch stays on disk.
+  bool StopRetrying() const;
   std::string Restore();
   bool Wait(std::chrono::milliseconds d);  // false when shutting down
 

@@ -1,7 +1,5 @@
 #include "processors/memory_limiter/limits.h"
 
-#include <unistd.h>
-
 #include <fstream>
 #include <sstream>
 
@@ -44,13 +42,6 @@ Computed ComputeLimits(int64_t limit_mib, int64_t spike_limit_mib, int64_t limit
     c.spike = total_memory / 100 * size_t(spike_limit_percentage);
   }
   return c;
-}
-
-size_t ResidentBytes() {
-  std::ifstream statm("/proc/self/statm");
-  size_t pages_total = 0, pages_resident = 0;
-  statm >> pages_total >> pages_resident;
-  return pages_resident * size_t(sysconf(_SC_PAGESIZE));
 }
 
 }  // namespace otelite::processors::memory_limiter

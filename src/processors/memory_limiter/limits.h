@@ -25,7 +25,4 @@ struct Computed {
 Computed ComputeLimits(int64_t limit_mib, int64_t spike_limit_mib, int64_t limit_percentage,
                        int64_t spike_limit_percentage, size_t total_memory);
 
-// The process's resident set size, from /proc/self/statm.
-size_t ResidentBytes();
-
 }  // namespace otelite::processors::memory_limiter

@@ -15,6 +15,7 @@
 #include "components/registry.h"
 #include "core/memory_budget.h"
 #include "processors/memory_limiter/limits.h"
+#include "telemetry/process.h"
 #include "telemetry/self_telemetry.h"
 
 namespace otelite::processors::memory_limiter {

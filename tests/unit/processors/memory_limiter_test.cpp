@@ -6,6 +6,7 @@
 #include "config/loader.h"
 #include "core/memory_budget.h"
 #include "processors/memory_limiter/limits.h"
+#include "telemetry/process.h"
 #include "../test_util.h"
 
 namespace otelite {
@@ -126,7 +127,7 @@ TEST(MemoryLimiter, ConfigErrorsAsOtelcolValidatesThem) {
 TEST(MemoryLimiter, RefusesRetryablyOnceBufferedDataReachesTheSoftLimit) {
   Counting next;
   SelfTelemetry t;
-  size_t rss_mib = processors::memory_limiter::ResidentBytes() >> 20;
+  size_t rss_mib = ResidentBytes() >> 20;
   // Soft limit = RSS now + 48 MiB (limit RSS + 64, spike 16).
   std::string yaml = "check_interval: 50ms\nlimit_mib: " + std::to_string(rss_mib + 64) +
                      "\nspike_limit_mib: 16\n";
